@@ -1,0 +1,434 @@
+//! [`Demuxer`]: reading a container through a [`CustomIo`].
+
+use std::ffi::CStr;
+use std::fmt;
+use std::io::{Cursor, Read, Seek};
+use std::ptr::{self, NonNull};
+use std::time::Duration;
+
+use ffmpeg_sys_next as ffi;
+
+use crate::dict::{c_string, Dictionary};
+use crate::error::{Error, Result};
+use crate::io::CustomIo;
+use crate::packet::Packet;
+use crate::stream::{MediaType, Stream};
+
+/// How to open an input: a format hint, FFmpeg options, whether to probe the streams.
+///
+/// ```no_run
+/// # let bytes: &[u8] = &[];
+/// let demuxer = ffio::DemuxerOptions::new()
+///     .format("mpegts")
+///     .option("analyzeduration", "500000")
+///     .open(ffio::CustomIo::reader(bytes)?)?;
+/// # Ok::<(), ffio::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct DemuxerOptions {
+    format: Option<String>,
+    options: Vec<(String, String)>,
+    find_stream_info: bool,
+}
+
+impl Default for DemuxerOptions {
+    fn default() -> Self {
+        DemuxerOptions {
+            format: None,
+            options: Vec::new(),
+            find_stream_info: true,
+        }
+    }
+}
+
+impl DemuxerOptions {
+    /// Defaults: probe the format, no options, run stream discovery.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forces the input format by FFmpeg's short name (`"mp4"`, `"mpegts"`, `"matroska"`,
+    /// …) instead of probing. An unknown name fails with [`Error::FormatNotFound`].
+    pub fn format(mut self, name: &str) -> Self {
+        self.format = Some(name.to_owned());
+        self
+    }
+
+    /// Adds an option for the demuxer or the format context (`avformat_open_input`'s
+    /// `options`), e.g. `probesize`. An option FFmpeg does not use fails the open with
+    /// [`Error::UnknownOptions`].
+    pub fn option(mut self, key: &str, value: &str) -> Self {
+        self.options.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Whether to run `avformat_find_stream_info` after opening (default `true`). It reads
+    /// ahead to fill in codec details and frame rates that some containers (MPEG-TS) do not
+    /// store in their header; the packets it reads are still returned by
+    /// [`Demuxer::read_packet`].
+    pub fn find_stream_info(mut self, yes: bool) -> Self {
+        self.find_stream_info = yes;
+        self
+    }
+
+    /// Opens `io` with these options; see [`Demuxer::open`].
+    pub fn open<R>(&self, io: CustomIo<R>) -> Result<Demuxer<R>> {
+        Demuxer::open_with(io, self)
+    }
+}
+
+/// A demuxer reading from your own I/O: an `AVFormatContext` whose `pb` is a
+/// [`CustomIo`].
+///
+/// ```
+/// # fn main() -> Result<(), ffio::Error> {
+/// # let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mp4")).unwrap();
+/// let mut demuxer = ffio::Demuxer::from_slice(&bytes)?;
+/// let video = demuxer.best_stream(ffio::MediaType::Video).expect("a video stream");
+/// let mut frames = 0;
+/// for packet in demuxer.packets() {
+///     if packet?.stream_index() == video {
+///         frames += 1;
+///     }
+/// }
+/// assert_eq!(frames, 50);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Errors from your reader come back as [`Error::Io`], panics in it are resumed from the
+/// call that ran it. `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
+/// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
+pub struct Demuxer<R> {
+    fmt: NonNull<ffi::AVFormatContext>,
+    /// Declared after `fmt`'s owner logic: dropped only after `Drop` closed the input.
+    io: CustomIo<R>,
+}
+
+// SAFETY: the Demuxer exclusively owns its AVFormatContext (and through it the streams and
+// demuxer state) and its CustomIo; FFmpeg's demuxers keep no thread-affine state, so the
+// whole can move to another thread when the reader can (CustomIo<R>: Send needs R: Send).
+unsafe impl<R: Send> Send for Demuxer<R> {}
+
+impl<'a> Demuxer<Cursor<&'a [u8]>> {
+    /// Opens a container held in memory (seekable, so every format works).
+    pub fn from_slice(data: &'a [u8]) -> Result<Self> {
+        Self::open(CustomIo::seekable_reader(Cursor::new(data))?)
+    }
+}
+
+impl<R: Read> Demuxer<R> {
+    /// Opens a container from a reader that cannot seek (a pipe, a socket, an HTTP body).
+    /// Streamable formats work; an MP4 whose `moov` box comes last fails with
+    /// [`Error::NotSeekable`].
+    pub fn from_reader(reader: R) -> Result<Self> {
+        Self::open(CustomIo::reader(reader)?)
+    }
+}
+
+impl<R: Read + Seek> Demuxer<R> {
+    /// Opens a container from a seekable reader (a `File`, a `Cursor`): every format works,
+    /// and memory use does not grow with the input.
+    pub fn from_seekable_reader(reader: R) -> Result<Self> {
+        Self::open(CustomIo::seekable_reader(reader)?)
+    }
+}
+
+impl<R> Demuxer<R> {
+    /// Opens the container behind `io` with default options: the format is probed and
+    /// stream discovery runs (`avformat_open_input`, `avformat_find_stream_info`).
+    ///
+    /// Fails with [`Error::Io`] if your reader failed, [`Error::NotSeekable`] if the input
+    /// needs seeking and `io` cannot, [`Error::Ffmpeg`] if FFmpeg cannot read the data.
+    pub fn open(io: CustomIo<R>) -> Result<Self> {
+        Self::open_with(io, &DemuxerOptions::default())
+    }
+
+    /// Opens the container behind `io` with `options`; see [`DemuxerOptions`].
+    pub fn open_with(mut io: CustomIo<R>, options: &DemuxerOptions) -> Result<Self> {
+        if io.is_writer() {
+            return Err(Error::InvalidArgument(
+                "a Demuxer needs a reading CustomIo, not a writer".into(),
+            ));
+        }
+        let input_format = match &options.format {
+            Some(name) => find_input_format(name)?,
+            None => ptr::null(),
+        };
+        let mut dict = Dictionary::from_pairs(&options.options)?;
+        // SAFETY: no preconditions; null is checked.
+        let mut raw = unsafe { ffi::avformat_alloc_context() };
+        if raw.is_null() {
+            return Err(Error::ffmpeg(
+                "avformat_alloc_context",
+                ffi::AVERROR(libc::ENOMEM),
+            ));
+        }
+        let pb = io.as_ptr();
+        let ret = {
+            // SAFETY: `raw` is a fresh format context; giving it our `pb` makes FFmpeg set
+            // AVFMT_FLAG_CUSTOM_IO and leave the AVIOContext to us. With a null URL it reads
+            // only through `pb`. On failure it frees `raw` and nulls it. `input_format` is
+            // null or a static demuxer description; `dict` is a valid dictionary.
+            unsafe {
+                (*raw).pb = pb;
+                ffi::avformat_open_input(&mut raw, ptr::null(), input_format, dict.as_mut_ptr())
+            }
+        };
+        let Some(fmt) = NonNull::new(raw) else {
+            // FFmpeg freed the context; `io` (and with it the reader) is dropped here, or on
+            // the way out if a panic is resumed.
+            io.after_call("avformat_open_input", ret)?;
+            return Err(Error::ffmpeg("avformat_open_input", ret.min(-1)));
+        };
+        // From here on `demuxer`'s Drop closes the input, whatever happens.
+        let mut demuxer = Demuxer { fmt, io };
+        demuxer.io.after_call("avformat_open_input", ret)?;
+        dict.ensure_consumed("avformat_open_input")?;
+        if options.find_stream_info {
+            let fmt = demuxer.fmt.as_ptr();
+            // SAFETY: `fmt` is an open input context; null options are allowed.
+            demuxer.io.call("avformat_find_stream_info", || unsafe {
+                ffi::avformat_find_stream_info(fmt, ptr::null_mut())
+            })?;
+        }
+        Ok(demuxer)
+    }
+
+    fn raw(&self) -> &ffi::AVFormatContext {
+        // SAFETY: `fmt` is a valid open input for our lifetime; FFmpeg mutates it only during
+        // calls that take `&mut self`.
+        unsafe { self.fmt.as_ref() }
+    }
+
+    /// The demuxer's short name, e.g. `"mov,mp4,m4a,3gp,3g2,mj2"` or `"mpegts"`.
+    pub fn format_name(&self) -> &str {
+        // SAFETY: an open input has a non-null `iformat` with a static, NUL-terminated name.
+        let name = unsafe { CStr::from_ptr((*self.raw().iformat).name) };
+        name.to_str().unwrap_or("unknown")
+    }
+
+    /// The demuxer's descriptive name, e.g. `"QuickTime / MOV"`.
+    pub fn format_long_name(&self) -> &str {
+        // SAFETY: as in `format_name`; `long_name` may be null, which we check.
+        unsafe {
+            let long = (*self.raw().iformat).long_name;
+            if long.is_null() {
+                return self.format_name();
+            }
+            CStr::from_ptr(long).to_str().unwrap_or("unknown")
+        }
+    }
+
+    /// The container's duration, if known.
+    pub fn duration(&self) -> Option<Duration> {
+        let d = self.raw().duration;
+        (d != ffi::AV_NOPTS_VALUE && d >= 0).then(|| Duration::from_micros(d as u64))
+    }
+
+    /// The container's overall bit rate in bits per second, if known.
+    pub fn bit_rate(&self) -> Option<u64> {
+        u64::try_from(self.raw().bit_rate).ok().filter(|&b| b > 0)
+    }
+
+    /// The number of streams. Some formats (MPEG-TS) can discover new streams while
+    /// packets are read.
+    pub fn stream_count(&self) -> usize {
+        self.raw().nb_streams as usize
+    }
+
+    /// The stream with index `index`.
+    pub fn stream(&self, index: usize) -> Option<Stream<'_>> {
+        if index >= self.stream_count() {
+            return None;
+        }
+        // SAFETY: `streams` holds `nb_streams` valid stream pointers, and `index` is below
+        // that; they stay valid while `self` is borrowed.
+        Some(unsafe { Stream::from_raw(*self.raw().streams.add(index)) })
+    }
+
+    /// All streams, in index order.
+    pub fn streams(&self) -> impl ExactSizeIterator<Item = Stream<'_>> + '_ {
+        let streams = self.raw().streams;
+        // SAFETY: `streams` holds `nb_streams` valid stream pointers, `i` stays below that,
+        // and they stay valid while `self` is borrowed.
+        (0..self.stream_count()).map(move |i| unsafe { Stream::from_raw(*streams.add(i)) })
+    }
+
+    /// The index of the "best" stream of a media type (`av_find_best_stream`): for video,
+    /// the first one FFmpeg ranks highest (not an attached picture).
+    pub fn best_stream(&self, media_type: MediaType) -> Option<usize> {
+        let kind = match media_type {
+            MediaType::Video => ffi::AVMediaType::AVMEDIA_TYPE_VIDEO,
+            MediaType::Audio => ffi::AVMediaType::AVMEDIA_TYPE_AUDIO,
+            MediaType::Subtitle => ffi::AVMediaType::AVMEDIA_TYPE_SUBTITLE,
+            MediaType::Data => ffi::AVMediaType::AVMEDIA_TYPE_DATA,
+            MediaType::Attachment => ffi::AVMediaType::AVMEDIA_TYPE_ATTACHMENT,
+            MediaType::Unknown => return None,
+        };
+        // SAFETY: `fmt` is an open input; a null decoder_ret asks for no decoder lookup.
+        let ret = unsafe {
+            ffi::av_find_best_stream(self.fmt.as_ptr(), kind, -1, -1, ptr::null_mut(), 0)
+        };
+        usize::try_from(ret).ok()
+    }
+
+    /// Reads the next packet into `packet`, replacing what it held (`av_read_frame`).
+    /// Returns `Ok(false)` at the end of the input. Reusing one `Packet` this way avoids an
+    /// allocation per packet.
+    ///
+    /// A failing reader gives [`Error::Io`] (never a clean end); data FFmpeg cannot parse
+    /// gives [`Error::Ffmpeg`].
+    pub fn read_packet_into(&mut self, packet: &mut Packet) -> Result<bool> {
+        packet.clear();
+        let fmt = self.fmt.as_ptr();
+        let pkt = packet.as_ptr();
+        let read = self.io.call("av_read_frame", || {
+            // SAFETY: `fmt` is an open input, `pkt` a valid blank packet av_read_frame fills.
+            unsafe { ffi::av_read_frame(fmt, pkt) }
+        });
+        match read {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_eof() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads the next packet; `Ok(None)` at the end of the input. See
+    /// [`read_packet_into`](Self::read_packet_into).
+    pub fn read_packet(&mut self) -> Result<Option<Packet>> {
+        let mut packet = Packet::new();
+        Ok(self.read_packet_into(&mut packet)?.then_some(packet))
+    }
+
+    /// An iterator over the remaining packets. It ends after the last packet, or after
+    /// yielding the first error.
+    pub fn packets(&mut self) -> Packets<'_, R> {
+        Packets {
+            demuxer: self,
+            done: false,
+        }
+    }
+
+    /// Seeks so that the next packets start at the keyframe at or before `timestamp`
+    /// (microseconds from the start, `avformat_seek_file` on all streams).
+    ///
+    /// Needs a seekable reader for most formats ([`Error::NotSeekable`] otherwise).
+    pub fn seek(&mut self, timestamp: Duration) -> Result<()> {
+        let ts = i64::try_from(timestamp.as_micros())
+            .map_err(|_| Error::InvalidArgument(format!("timestamp {timestamp:?} too large")))?;
+        self.seek_raw(-1, ts)
+    }
+
+    /// Seeks stream `stream` to the keyframe at or before `timestamp`, given in that
+    /// stream's time base (`avformat_seek_file`).
+    pub fn seek_stream(&mut self, stream: usize, timestamp: i64) -> Result<()> {
+        let index = i32::try_from(stream)
+            .ok()
+            .filter(|_| stream < self.stream_count())
+            .ok_or_else(|| Error::InvalidArgument(format!("no stream with index {stream}")))?;
+        self.seek_raw(index, timestamp)
+    }
+
+    fn seek_raw(&mut self, stream: i32, ts: i64) -> Result<()> {
+        let fmt = self.fmt.as_ptr();
+        // SAFETY: `fmt` is an open input; the stream index was checked (or is -1).
+        self.io.call("avformat_seek_file", || unsafe {
+            ffi::avformat_seek_file(fmt, stream, i64::MIN, ts, ts, 0)
+        })?;
+        Ok(())
+    }
+
+    /// The [`CustomIo`] the demuxer reads through.
+    pub fn io(&self) -> &CustomIo<R> {
+        &self.io
+    }
+
+    /// Your reader, borrowed. See [`CustomIo::get_mut`] for why mutating it is unwise.
+    pub fn get_ref(&self) -> &R {
+        self.io.get_ref()
+    }
+
+    /// Closes the input and gives your reader back.
+    pub fn into_inner(self) -> R {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again: we close the input once and move
+        // the CustomIo out exactly once.
+        unsafe {
+            close_input(this.fmt);
+            ptr::read(&this.io).into_inner()
+        }
+    }
+}
+
+impl<R> Drop for Demuxer<R> {
+    fn drop(&mut self) {
+        // SAFETY: `fmt` is an open input we own; it is closed once, before `io` (a field,
+        // dropped after this) frees the AVIOContext it points to.
+        unsafe { close_input(self.fmt) };
+    }
+}
+
+/// Closes an input opened with custom I/O.
+///
+/// # Safety
+/// `fmt` must be an open input context that is not used afterwards.
+unsafe fn close_input(fmt: NonNull<ffi::AVFormatContext>) {
+    let mut raw = fmt.as_ptr();
+    // SAFETY: per the contract. With AVFMT_FLAG_CUSTOM_IO set, avformat_close_input does not
+    // touch `pb`: the CustomIo frees it afterwards. No read callback runs while closing.
+    unsafe { ffi::avformat_close_input(&mut raw) };
+}
+
+fn find_input_format(name: &str) -> Result<*const ffi::AVInputFormat> {
+    let c_name = c_string(name, "format name")?;
+    // SAFETY: `c_name` is a valid C string; the result is null or a static description.
+    let found = unsafe { ffi::av_find_input_format(c_name.as_ptr()) };
+    if found.is_null() {
+        Err(Error::FormatNotFound {
+            kind: "input format",
+            name: name.to_owned(),
+        })
+    } else {
+        Ok(found)
+    }
+}
+
+impl<R> fmt::Debug for Demuxer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Demuxer")
+            .field("format", &self.format_name())
+            .field("streams", &self.stream_count())
+            .field("io", &self.io)
+            .finish()
+    }
+}
+
+/// Iterator over a [`Demuxer`]'s packets; see [`Demuxer::packets`].
+pub struct Packets<'a, R> {
+    demuxer: &'a mut Demuxer<R>,
+    done: bool,
+}
+
+impl<R> Iterator for Packets<'_, R> {
+    type Item = Result<Packet>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.demuxer.read_packet() {
+            Ok(Some(packet)) => Some(Ok(packet)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl<R> std::iter::FusedIterator for Packets<'_, R> {}

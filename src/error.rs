@@ -1,0 +1,189 @@
+//! The crate's error type and the one helper that turns FFmpeg return codes into it.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::raw::c_int;
+
+use ffmpeg_sys_next as ffi;
+
+/// A specialised `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in ffio.
+///
+/// The variants say *who* failed: your own reader or writer ([`Error::Io`]), FFmpeg
+/// ([`Error::Ffmpeg`]), or the arguments you passed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Your reader, writer or seeker returned this error from inside an FFmpeg callback.
+    ///
+    /// This is the very `io::Error` your code returned, with its kind and message, even when
+    /// FFmpeg itself went on to report something else (end of file, invalid data).
+    #[error("I/O error in custom I/O callback: {0}")]
+    Io(#[source] io::Error),
+
+    /// An FFmpeg function returned an error code.
+    #[error("{call} failed: {message} (FFmpeg error {code})")]
+    Ffmpeg {
+        /// The FFmpeg function that failed, e.g. `"avformat_open_input"`.
+        call: &'static str,
+        /// The negative `AVERROR` code it returned.
+        code: i32,
+        /// `av_strerror`'s text for `code`.
+        message: String,
+    },
+
+    /// Options passed to an FFmpeg call that FFmpeg did not recognise. FFmpeg would silently
+    /// ignore them; ffio refuses them so a misspelt option does not go unnoticed.
+    #[error("{call}: unrecognised option(s): {}", .options.join(", "))]
+    UnknownOptions {
+        /// The FFmpeg function the options were given to.
+        call: &'static str,
+        /// The names of the options FFmpeg left unused.
+        options: Vec<String>,
+    },
+
+    /// An argument was invalid: an interior NUL in a string, a buffer size out of range, a
+    /// stream index that does not exist, …
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// FFmpeg has no demuxer or muxer of that name.
+    #[error("FFmpeg has no {kind} named {name:?}")]
+    FormatNotFound {
+        /// `"input format"` or `"output format"`.
+        kind: &'static str,
+        /// The name that was looked up.
+        name: String,
+    },
+
+    /// The input needs seeking (for example an MP4 whose `moov` box follows its media data),
+    /// but the reader cannot seek. Read it through a `Read + Seek` reader, or remux it with
+    /// `-movflags +faststart` (or as fragmented MP4) so it can be streamed.
+    #[error(
+        "{call}: the input needs seeking but the reader is not seekable ({message}); \
+         use a seekable reader, or a faststart/fragmented file"
+    )]
+    NotSeekable {
+        /// The FFmpeg function that failed.
+        call: &'static str,
+        /// FFmpeg's own error text.
+        message: String,
+    },
+
+    /// A user callback panicked earlier, its panic was passed on to the caller, and the
+    /// object was used again afterwards. Its FFmpeg state can no longer be trusted.
+    #[error("a custom I/O callback panicked earlier; this object can no longer be used")]
+    Poisoned,
+}
+
+impl Error {
+    /// The FFmpeg `AVERROR` code, for [`Error::Ffmpeg`].
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Error::Ffmpeg { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// `true` for an [`Error::Ffmpeg`] whose code is `AVERROR_EOF`.
+    pub fn is_eof(&self) -> bool {
+        self.code() == Some(ffi::AVERROR_EOF)
+    }
+
+    /// The `io::Error` your callback returned, for [`Error::Io`].
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn ffmpeg(call: &'static str, code: c_int) -> Error {
+        Error::Ffmpeg {
+            call,
+            code,
+            message: av_error_string(code),
+        }
+    }
+}
+
+/// Turns an FFmpeg return code into a `Result`: negative codes become [`Error::Ffmpeg`]
+/// naming `call`, everything else is returned as is.
+pub(crate) fn check(call: &'static str, code: c_int) -> Result<c_int> {
+    if code < 0 {
+        Err(Error::ffmpeg(call, code))
+    } else {
+        Ok(code)
+    }
+}
+
+/// `av_strerror`'s message for an `AVERROR` code.
+pub(crate) fn av_error_string(code: c_int) -> String {
+    let mut buf = [0 as std::os::raw::c_char; ffi::AV_ERROR_MAX_STRING_SIZE];
+    // SAFETY: `buf` is a writable array of AV_ERROR_MAX_STRING_SIZE bytes and we pass that
+    // length; av_strerror always NUL-terminates within it (it falls back to "Error number N").
+    unsafe { ffi::av_strerror(code, buf.as_mut_ptr(), buf.len()) };
+    // SAFETY: av_strerror wrote a NUL-terminated string into `buf` (see above).
+    let text = unsafe { CStr::from_ptr(buf.as_ptr()) };
+    text.to_string_lossy().into_owned()
+}
+
+/// Maps a Rust `io::Error` to the `AVERROR` code the trampolines hand back to FFmpeg.
+///
+/// The code only steers FFmpeg; the caller gets the `io::Error` itself.
+pub(crate) fn io_error_to_averror(e: &io::Error) -> c_int {
+    if let Some(errno) = e.raw_os_error() {
+        if errno > 0 {
+            return ffi::AVERROR(errno);
+        }
+    }
+    let errno = match e.kind() {
+        io::ErrorKind::WouldBlock => libc::EAGAIN,
+        io::ErrorKind::NotFound => libc::ENOENT,
+        io::ErrorKind::PermissionDenied => libc::EACCES,
+        io::ErrorKind::InvalidInput => libc::EINVAL,
+        io::ErrorKind::TimedOut => libc::ETIMEDOUT,
+        io::ErrorKind::BrokenPipe => libc::EPIPE,
+        io::ErrorKind::ConnectionReset => libc::ECONNRESET,
+        io::ErrorKind::Unsupported => libc::ENOSYS,
+        io::ErrorKind::OutOfMemory => libc::ENOMEM,
+        io::ErrorKind::WriteZero | io::ErrorKind::UnexpectedEof => libc::EIO,
+        _ => libc::EIO,
+    };
+    ffi::AVERROR(errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ffmpeg_error_names_call_and_message() {
+        let e = Error::ffmpeg("avformat_open_input", ffi::AVERROR_INVALIDDATA);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("avformat_open_input failed: Invalid data found"),
+            "{text}"
+        );
+        assert_eq!(e.code(), Some(ffi::AVERROR_INVALIDDATA));
+    }
+
+    #[test]
+    fn os_errors_keep_their_errno() {
+        let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(io_error_to_averror(&e), -libc::ECONNREFUSED);
+        let e = io::Error::new(io::ErrorKind::WouldBlock, "later");
+        assert_eq!(io_error_to_averror(&e), -libc::EAGAIN);
+    }
+
+    #[test]
+    fn io_error_is_the_source() {
+        use std::error::Error as _;
+        let e = Error::Io(io::Error::new(io::ErrorKind::TimedOut, "slow disk"));
+        let src = e.source().unwrap().downcast_ref::<io::Error>().unwrap();
+        assert_eq!(src.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(src.to_string(), "slow disk");
+    }
+}

@@ -1,0 +1,38 @@
+//! Control over FFmpeg's own log output (`av_log`), which goes to standard error.
+
+use ffmpeg_sys_next as ffi;
+
+/// How much FFmpeg itself prints to standard error (`av_log_set_level`).
+///
+/// FFmpeg logs warnings such as "partial file" on its own; programs that report errors
+/// themselves usually want [`LogLevel::Quiet`] or [`LogLevel::Fatal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// Print nothing.
+    Quiet,
+    /// Only errors after which FFmpeg cannot go on.
+    Fatal,
+    /// Errors, recoverable or not.
+    Error,
+    /// Errors and warnings (FFmpeg's default is [`LogLevel::Info`]).
+    Warning,
+    /// Also informational messages: FFmpeg's default.
+    Info,
+    /// Everything, including debugging output.
+    Debug,
+}
+
+/// Sets FFmpeg's global log level. It applies to the whole process.
+pub fn set_log_level(level: LogLevel) {
+    let raw = match level {
+        LogLevel::Quiet => ffi::AV_LOG_QUIET,
+        LogLevel::Fatal => ffi::AV_LOG_FATAL,
+        LogLevel::Error => ffi::AV_LOG_ERROR,
+        LogLevel::Warning => ffi::AV_LOG_WARNING,
+        LogLevel::Info => ffi::AV_LOG_INFO,
+        LogLevel::Debug => ffi::AV_LOG_DEBUG,
+    };
+    // SAFETY: av_log_set_level only stores an int in a global; any value is accepted.
+    unsafe { ffi::av_log_set_level(raw) };
+}
