@@ -97,7 +97,9 @@ impl DemuxerOptions {
 /// ```
 ///
 /// Errors from your reader come back as [`Error::Io`], panics in it are resumed from the
-/// call that ran it. `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
+/// call that ran it. Formats that would open further files or URLs by themselves (HLS
+/// playlists, MOV data references, …) are not allowed to: ffio reads only through your
+/// reader. `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
 pub struct Demuxer<R> {
     fmt: NonNull<ffi::AVFormatContext>,
@@ -172,6 +174,7 @@ impl<R> Demuxer<R> {
             // null or a static demuxer description; `dict` is a valid dictionary.
             unsafe {
                 (*raw).pb = pb;
+                (*raw).io_open = Some(crate::io::refuse_io_open);
                 ffi::avformat_open_input(&mut raw, ptr::null(), input_format, dict.as_mut_ptr())
             }
         };

@@ -58,18 +58,19 @@ pub enum Error {
         name: String,
     },
 
-    /// The input needs seeking (for example an MP4 whose `moov` box follows its media data),
-    /// but the reader cannot seek. Read it through a `Read + Seek` reader, or remux it with
-    /// `-movflags +faststart` (or as fragmented MP4) so it can be streamed.
+    /// The format needs to seek but the stream cannot: an MP4 whose `moov` box follows its
+    /// media data read through a plain `Read`, or a plain MP4 written into a plain `Write`.
+    /// The message says what to do instead.
     #[error(
-        "{call}: the input needs seeking but the reader is not seekable ({message}); \
-         use a seekable reader, or a faststart/fragmented file"
+        "{call}: the format needs to seek but the stream is not seekable ({message}); {remedy}"
     )]
     NotSeekable {
         /// The FFmpeg function that failed.
         call: &'static str,
         /// FFmpeg's own error text.
         message: String,
+        /// What to do instead.
+        remedy: &'static str,
     },
 
     /// A user callback panicked earlier, its panic was passed on to the caller, and the

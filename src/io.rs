@@ -467,6 +467,11 @@ impl<S> CustomIo<S> {
         }
         let seek_refused = std::mem::take(&mut state.seek_refused);
         if ret >= 0 {
+            if latched < 0 && self.is_writer() {
+                // A write failed earlier and FFmpeg latched it; it skips every later write,
+                // so success now would be a lie.
+                return check(call, latched);
+            }
             return Ok(ret);
         }
         if state.poisoned {
@@ -476,6 +481,12 @@ impl<S> CustomIo<S> {
             return Err(Error::NotSeekable {
                 call,
                 message: crate::error::av_error_string(ret),
+                remedy: if self.is_writer() {
+                    "use a seekable writer (Write + Seek), or a streamable format: for MP4, \
+                     fragmented output (movflags=frag_keyframe+empty_moov)"
+                } else {
+                    "use a seekable reader (Read + Seek), or a faststart or fragmented file"
+                },
             });
         }
         if ret == ffi::AVERROR_EOF && latched < 0 {
@@ -488,7 +499,6 @@ impl<S> CustomIo<S> {
 
     /// Flushes FFmpeg's write buffer into the writer, then the writer itself
     /// (`Write::flush`), reporting the first error on the way.
-    #[allow(dead_code)] // The muxer uses it.
     pub(crate) fn flush(&mut self) -> Result<()>
     where
         S: Write,
@@ -731,6 +741,25 @@ unsafe extern "C" fn refuse_seek_trampoline<S>(
         state.seek_refused = true;
     }
     i64::from(ffi::AVERROR(libc::ESPIPE))
+}
+
+/// `AVFormatContext.io_open` for every format context ffio creates: refuses.
+///
+/// Some demuxers and muxers (HLS, DASH, concat, MOV data references, segmenting muxers)
+/// open further files or URLs on their own. Input handed to ffio is often untrusted, and a
+/// program that supplies its own I/O has said where the bytes come from and go to, so ffio
+/// lets no format open anything else. Runs no user code.
+///
+/// # Safety
+/// Called by FFmpeg only; it touches none of its arguments.
+pub(crate) unsafe extern "C" fn refuse_io_open(
+    _s: *mut ffi::AVFormatContext,
+    _pb: *mut *mut ffi::AVIOContext,
+    _url: *const std::os::raw::c_char,
+    _flags: c_int,
+    _options: *mut *mut ffi::AVDictionary,
+) -> c_int {
+    ffi::AVERROR(libc::EPERM)
 }
 
 fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {

@@ -42,6 +42,7 @@ mod dict;
 mod error;
 mod io;
 mod log;
+mod mux;
 mod packet;
 mod stream;
 
@@ -51,6 +52,7 @@ pub use io::{
     CustomIo, CustomIoBuilder, DEFAULT_READ_BUFFER_SIZE, DEFAULT_WRITE_BUFFER_SIZE, MAX_BUFFER_SIZE,
 };
 pub use log::{set_log_level, LogLevel};
+pub use mux::{CodecParameters, Muxer};
 pub use packet::Packet;
 pub use stream::{MediaType, Rational, Stream};
 

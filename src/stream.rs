@@ -129,11 +129,6 @@ impl<'a> Stream<'a> {
         }
     }
 
-    #[allow(dead_code)] // The muxer uses it.
-    pub(crate) fn as_ptr(&self) -> *const ffi::AVStream {
-        self.raw
-    }
-
     fn par(&self) -> &'a ffi::AVCodecParameters {
         // SAFETY: every AVStream of an open format context has codecpar allocated (by
         // avformat_new_stream), valid as long as the stream.
@@ -216,7 +211,6 @@ impl<'a> Stream<'a> {
         u64::try_from(self.par().bit_rate).ok().filter(|&n| n > 0)
     }
 
-    #[allow(dead_code)] // The muxer uses it.
     pub(crate) fn codecpar(&self) -> *const ffi::AVCodecParameters {
         self.raw.codecpar
     }

@@ -1,0 +1,181 @@
+//! Copies the H.264 video of a media file into a raw Annex B stream, writing through
+//! ffio's custom-I/O write callback: the same bytes as
+//! `ffmpeg -i INPUT -map 0:v:0 -c copy -f h264 OUTPUT`.
+//!
+//! ```text
+//! extract_h264                          # the embedded sample MP4 -> output.h264
+//! extract_h264 INPUT [OUTPUT]           # INPUT loaded into memory; OUTPUT defaults to output.h264
+//! extract_h264 INPUT -                  # raw H.264 on standard output
+//! extract_h264 --buffer-size BYTES ...  # AVIO buffer size for reading and writing
+//! extract_h264 --flush-packets ...      # hand each packet to the writer at once (low latency)
+//! ```
+//!
+//! A one-line summary (packets, bytes) goes to stderr; errors are one line on stderr and exit
+//! status 1.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use ffio::{CustomIo, Demuxer, MediaType, Muxer, Packet};
+
+/// A 2-second 320x240 H.264 + AAC MP4 with its `moov` box at the end.
+static SAMPLE: &[u8] = include_bytes!("../tests/data/h264_aac.mp4");
+
+const USAGE: &str =
+    "usage: extract_h264 [--buffer-size BYTES] [--flush-packets] [INPUT [OUTPUT | -]]";
+
+struct Args {
+    input: Option<String>,
+    output: String,
+    buffer_size: Option<usize>,
+    flush_packets: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut buffer_size = None;
+    let mut flush_packets = false;
+    let mut paths = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--buffer-size" => {
+                let value = args.next().ok_or("--buffer-size needs a value")?;
+                let size = value
+                    .parse::<usize>()
+                    .map_err(|_| format!("--buffer-size: {value:?} is not a number of bytes"))?;
+                buffer_size = Some(size);
+            }
+            "--flush-packets" => flush_packets = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            _ if arg.starts_with("--") => return Err(format!("unknown option {arg}; {USAGE}")),
+            _ => paths.push(arg),
+        }
+    }
+    if paths.len() > 2 {
+        return Err(format!("too many arguments; {USAGE}"));
+    }
+    let mut paths = paths.into_iter();
+    let input = paths.next();
+    if input.as_deref() == Some("-") {
+        return Err("INPUT is loaded into memory from a file; - is only for OUTPUT".to_owned());
+    }
+    Ok(Args {
+        input,
+        output: paths.next().unwrap_or_else(|| "output.h264".to_owned()),
+        buffer_size,
+        flush_packets,
+    })
+}
+
+/// Counts the bytes that reach the real writer.
+struct Counting<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn extract<W: Write>(args: &Args, input: &[u8], output: W) -> Result<(u64, u64), String> {
+    let mut reader = CustomIo::builder();
+    let mut writer = CustomIo::builder().flush_packets(args.flush_packets);
+    if let Some(size) = args.buffer_size {
+        reader = reader.buffer_size(size);
+        writer = writer.buffer_size(size);
+    }
+    let io = reader
+        .seekable_reader(io::Cursor::new(input))
+        .map_err(|e| e.to_string())?;
+    let mut demuxer = Demuxer::open(io).map_err(|e| e.to_string())?;
+
+    // `-map 0:v:0`: the first video stream, which must be H.264.
+    let video = demuxer
+        .streams()
+        .find(|s| s.media_type() == MediaType::Video)
+        .ok_or("the input has no video stream")?;
+    if video.codec_name() != "h264" {
+        return Err(format!(
+            "the input's video is {}, not H.264",
+            video.codec_name()
+        ));
+    }
+    let (video_index, time_base) = (video.index(), video.time_base());
+
+    let io = writer
+        .writer(Counting {
+            inner: output,
+            bytes: 0,
+        })
+        .map_err(|e| e.to_string())?;
+    let mut muxer = Muxer::new(io, "h264").map_err(|e| e.to_string())?;
+    let video = demuxer.stream(video_index).ok_or("video stream vanished")?;
+    muxer.add_stream_from(&video).map_err(|e| e.to_string())?;
+    muxer.write_header(&[]).map_err(|e| e.to_string())?;
+
+    let mut packets = 0u64;
+    let mut packet = Packet::new();
+    while demuxer
+        .read_packet_into(&mut packet)
+        .map_err(|e| e.to_string())?
+    {
+        if packet.stream_index() != video_index {
+            continue;
+        }
+        packet.set_stream_index(0);
+        muxer
+            .write_packet(&mut packet, time_base)
+            .map_err(|e| e.to_string())?;
+        packets += 1;
+    }
+    let written = muxer.finish().map_err(|e| e.to_string())?;
+    Ok((packets, written.bytes))
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let data;
+    let (input, name): (&[u8], &str) = match &args.input {
+        None => (SAMPLE, "the built-in sample"),
+        Some(path) => {
+            data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+            (&data, path.as_str())
+        }
+    };
+    let (packets, bytes) = if args.output == "-" {
+        extract(&args, input, io::stdout().lock())?
+    } else {
+        let path = &args.output;
+        let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+        extract(&args, input, file).inspect_err(|_| {
+            // Leave no partial output behind.
+            let _ = std::fs::remove_file(path);
+        })?
+    };
+    let to = if args.output == "-" {
+        "standard output"
+    } else {
+        &args.output
+    };
+    eprintln!("extract_h264: {packets} packets, {bytes} bytes of H.264 from {name} to {to}");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    ffio::set_log_level(ffio::LogLevel::Quiet);
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("extract_h264: {}", message.replace('\n', "; "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,564 @@
+//! [`Muxer`]: writing a container through a [`CustomIo`].
+
+use std::ffi::CStr;
+use std::fmt;
+use std::io::{Seek, Write};
+use std::mem::ManuallyDrop;
+use std::ptr::{self, NonNull};
+
+use ffmpeg_sys_next as ffi;
+
+use crate::dict::{c_string, Dictionary};
+use crate::error::{check, Error, Result};
+use crate::io::CustomIo;
+use crate::packet::Packet;
+use crate::stream::{MediaType, Rational, Stream};
+
+/// Codec parameters for a stream you describe yourself (rather than copy from a
+/// [`Demuxer`](crate::Demuxer)'s stream with [`Muxer::add_stream_from`]). Owns an
+/// `AVCodecParameters`.
+///
+/// ```
+/// let params = ffio::CodecParameters::video("h264", 1280, 720)?;
+/// # Ok::<(), ffio::Error>(())
+/// ```
+pub struct CodecParameters {
+    raw: NonNull<ffi::AVCodecParameters>,
+}
+
+// SAFETY: CodecParameters exclusively owns a plain-data AVCodecParameters (and its
+// extradata); nothing in it is tied to a thread.
+unsafe impl Send for CodecParameters {}
+
+impl CodecParameters {
+    fn new(codec: &str, media_type: MediaType) -> Result<Self> {
+        let name = c_string(codec, "codec name")?;
+        // SAFETY: `name` is a valid C string; the result is null or a static descriptor.
+        let descriptor = unsafe { ffi::avcodec_descriptor_get_by_name(name.as_ptr()) };
+        if descriptor.is_null() {
+            return Err(Error::InvalidArgument(format!(
+                "FFmpeg knows no codec named {codec:?}"
+            )));
+        }
+        // SAFETY: a non-null descriptor is a valid static struct.
+        let (id, kind) = unsafe { ((*descriptor).id, (*descriptor).type_) };
+        if MediaType::from_raw(kind) != media_type {
+            return Err(Error::InvalidArgument(format!(
+                "{codec:?} is a {} codec, not {media_type}",
+                MediaType::from_raw(kind)
+            )));
+        }
+        // SAFETY: no preconditions; null (out of memory) is checked.
+        let raw = NonNull::new(unsafe { ffi::avcodec_parameters_alloc() })
+            .ok_or_else(|| Error::ffmpeg("avcodec_parameters_alloc", ffi::AVERROR(libc::ENOMEM)))?;
+        let params = CodecParameters { raw };
+        // SAFETY: `raw` is a freshly allocated, exclusively owned struct.
+        unsafe {
+            let p = &mut *params.raw.as_ptr();
+            p.codec_type = kind;
+            p.codec_id = id;
+        }
+        Ok(params)
+    }
+
+    /// Parameters for a video stream of codec `codec` (FFmpeg's name: `"h264"`, `"hevc"`,
+    /// `"av1"`, …) and the given size.
+    pub fn video(codec: &str, width: u32, height: u32) -> Result<Self> {
+        let params = Self::new(codec, MediaType::Video)?;
+        let (w, h) = (int(width, "width")?, int(height, "height")?);
+        // SAFETY: we own the struct exclusively.
+        unsafe {
+            (*params.raw.as_ptr()).width = w;
+            (*params.raw.as_ptr()).height = h;
+        }
+        Ok(params)
+    }
+
+    /// Parameters for an audio stream of codec `codec` (`"aac"`, `"opus"`, …) with the given
+    /// sample rate and channel count (default channel layout for that count).
+    pub fn audio(codec: &str, sample_rate: u32, channels: u32) -> Result<Self> {
+        let params = Self::new(codec, MediaType::Audio)?;
+        let rate = int(sample_rate, "sample rate")?;
+        let channels = int(channels, "channel count")?;
+        // SAFETY: we own the struct exclusively; av_channel_layout_default fills the
+        // (zeroed) layout in place.
+        unsafe {
+            let p = &mut *params.raw.as_ptr();
+            p.sample_rate = rate;
+            ffi::av_channel_layout_default(&mut p.ch_layout, channels);
+        }
+        Ok(params)
+    }
+
+    /// Sets the codec's global header (`extradata`: avcC for H.264 in MP4,
+    /// AudioSpecificConfig for AAC, …).
+    pub fn extradata(self, data: &[u8]) -> Result<Self> {
+        let len = int(
+            u32::try_from(data.len()).unwrap_or(u32::MAX),
+            "extradata size",
+        )?;
+        let padded = data.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+        // SAFETY: av_mallocz with any size; null is checked. The block is `padded` bytes,
+        // enough for `data` plus FFmpeg's zeroed padding. The old extradata (if any) is freed
+        // and replaced; we own the struct exclusively.
+        unsafe {
+            let buf = ffi::av_mallocz(padded) as *mut u8;
+            if buf.is_null() {
+                return Err(Error::ffmpeg("av_mallocz", ffi::AVERROR(libc::ENOMEM)));
+            }
+            ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
+            let p = &mut *self.raw.as_ptr();
+            ffi::av_freep(ptr::addr_of_mut!(p.extradata).cast());
+            p.extradata = buf;
+            p.extradata_size = len;
+        }
+        Ok(self)
+    }
+
+    /// Sets the bit rate in bits per second.
+    pub fn bit_rate(self, bits_per_second: u64) -> Self {
+        // SAFETY: we own the struct exclusively.
+        unsafe {
+            (*self.raw.as_ptr()).bit_rate = i64::try_from(bits_per_second).unwrap_or(i64::MAX)
+        };
+        self
+    }
+}
+
+fn int(value: u32, what: &str) -> Result<i32> {
+    i32::try_from(value).map_err(|_| Error::InvalidArgument(format!("{what} {value} is too large")))
+}
+
+impl Drop for CodecParameters {
+    fn drop(&mut self) {
+        let mut raw = self.raw.as_ptr();
+        // SAFETY: we own the struct; avcodec_parameters_free frees it and its extradata once.
+        unsafe { ffi::avcodec_parameters_free(&mut raw) };
+    }
+}
+
+impl fmt::Debug for CodecParameters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: we own the struct; reading plain fields.
+        let (kind, id) = unsafe {
+            (
+                (*self.raw.as_ptr()).codec_type,
+                (*self.raw.as_ptr()).codec_id,
+            )
+        };
+        f.debug_struct("CodecParameters")
+            .field("media_type", &MediaType::from_raw(kind))
+            .field("codec_id", &id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A muxer writing to your own I/O: an output `AVFormatContext` whose `pb` is a
+/// [`CustomIo`].
+///
+/// The steps: create it for a format ([`Muxer::new`]), add streams
+/// ([`add_stream_from`](Muxer::add_stream_from), [`add_stream`](Muxer::add_stream)), write the
+/// header ([`write_header`](Muxer::write_header)), write packets
+/// ([`write_packet`](Muxer::write_packet)), and [`finish`](Muxer::finish), which writes the
+/// trailer, flushes, reports every deferred error and gives your writer back.
+///
+/// ```
+/// # fn main() -> Result<(), ffio::Error> {
+/// # let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mp4")).unwrap();
+/// // Remux an in-memory MP4 into MPEG-TS in memory.
+/// let mut demuxer = ffio::Demuxer::from_slice(&input)?;
+/// let mut muxer = ffio::Muxer::new(ffio::CustomIo::writer(Vec::new())?, "mpegts")?;
+/// let mut time_bases = Vec::new();
+/// for stream in demuxer.streams() {
+///     muxer.add_stream_from(&stream)?;
+///     time_bases.push(stream.time_base());
+/// }
+/// muxer.write_header(&[])?;
+/// while let Some(mut packet) = demuxer.read_packet()? {
+///     let tb = time_bases[packet.stream_index()];
+///     muxer.write_packet(&mut packet, tb)?;
+/// }
+/// let ts: Vec<u8> = muxer.finish()?;
+/// assert_eq!(ts.len() % 188, 0); // whole MPEG-TS packets
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Dropping a `Muxer` without finishing frees everything and writes nothing more; it never
+/// panics. `Muxer<W>` is `Send` when `W` is; it is not `Sync`, as every operation needs
+/// `&mut self`.
+pub struct Muxer<W: Write> {
+    fmt: NonNull<ffi::AVFormatContext>,
+    io: CustomIo<W>,
+    header_written: bool,
+}
+
+// SAFETY: the Muxer exclusively owns its AVFormatContext (streams, muxer state) and its
+// CustomIo; FFmpeg muxers keep no thread-affine state, so the whole can move to another
+// thread when the writer can (CustomIo<W>: Send needs W: Send).
+unsafe impl<W: Write + Send> Send for Muxer<W> {}
+
+impl<W: Write> Muxer<W> {
+    /// A muxer writing format `format` (FFmpeg's short name: `"mp4"`, `"mpegts"`,
+    /// `"matroska"`, `"h264"`, …) into a plain writer. Formats that must seek back (plain
+    /// MP4) fail at the header or trailer with [`Error::NotSeekable`]; use
+    /// [`Muxer::to_seekable_writer`] for them.
+    pub fn to_writer(writer: W, format: &str) -> Result<Self> {
+        Self::new(CustomIo::writer(writer)?, format)
+    }
+
+    /// A muxer for format `format` (FFmpeg's short name) writing through `io`, a writing
+    /// [`CustomIo`] (`avformat_alloc_output_context2`).
+    pub fn new(io: CustomIo<W>, format: &str) -> Result<Self> {
+        let name = c_string(format, "format name")?;
+        // SAFETY: `name` is a valid C string; the result is null or a static description.
+        let oformat = unsafe { ffi::av_guess_format(name.as_ptr(), ptr::null(), ptr::null()) };
+        if oformat.is_null() {
+            return Err(Error::FormatNotFound {
+                kind: "output format",
+                name: format.to_owned(),
+            });
+        }
+        Self::with_format(io, oformat)
+    }
+
+    /// A muxer for the format FFmpeg associates with `file_name`'s extension
+    /// (`av_guess_format`): `"out.mkv"` gives Matroska. Nothing is opened by that name.
+    pub fn for_file_name(io: CustomIo<W>, file_name: &str) -> Result<Self> {
+        let name = c_string(file_name, "file name")?;
+        // SAFETY: `name` is a valid C string; the result is null or a static description.
+        let oformat = unsafe { ffi::av_guess_format(ptr::null(), name.as_ptr(), ptr::null()) };
+        if oformat.is_null() {
+            return Err(Error::FormatNotFound {
+                kind: "output format for file name",
+                name: file_name.to_owned(),
+            });
+        }
+        Self::with_format(io, oformat)
+    }
+
+    fn with_format(io: CustomIo<W>, oformat: *const ffi::AVOutputFormat) -> Result<Self> {
+        if !io.is_writer() {
+            return Err(Error::InvalidArgument(
+                "a Muxer needs a writing CustomIo, not a reader".into(),
+            ));
+        }
+        // SAFETY: `oformat` is a valid static muxer description.
+        let (flags, name) = unsafe { ((*oformat).flags, CStr::from_ptr((*oformat).name)) };
+        if flags & ffi::AVFMT_NOFILE != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "the {:?} muxer writes files by itself and cannot write through custom I/O",
+                name.to_string_lossy()
+            )));
+        }
+        let mut raw = ptr::null_mut();
+        // SAFETY: `raw` is an out-pointer; `oformat` is valid; no file name is given, so
+        // nothing is opened.
+        let ret = unsafe {
+            ffi::avformat_alloc_output_context2(&mut raw, oformat, ptr::null(), ptr::null())
+        };
+        check("avformat_alloc_output_context2", ret)?;
+        let fmt = NonNull::new(raw).ok_or_else(|| {
+            Error::ffmpeg("avformat_alloc_output_context2", ffi::AVERROR(libc::ENOMEM))
+        })?;
+        // SAFETY: `fmt` is a fresh output context we own. Its `pb` is our context, which
+        // avformat_free_context never frees; io_open refuses any attempt to open more.
+        unsafe {
+            (*fmt.as_ptr()).pb = io.as_ptr();
+            (*fmt.as_ptr()).io_open = Some(crate::io::refuse_io_open);
+        }
+        Ok(Muxer {
+            fmt,
+            io,
+            header_written: false,
+        })
+    }
+
+    fn raw(&self) -> &ffi::AVFormatContext {
+        // SAFETY: `fmt` is valid for our lifetime; FFmpeg mutates it only during calls that
+        // take `&mut self`.
+        unsafe { self.fmt.as_ref() }
+    }
+
+    /// The muxer's short name, e.g. `"mp4"`.
+    pub fn format_name(&self) -> &str {
+        // SAFETY: an output context has a non-null `oformat` with a static name.
+        let name = unsafe { CStr::from_ptr((*self.raw().oformat).name) };
+        name.to_str().unwrap_or("unknown")
+    }
+
+    /// The number of streams added so far.
+    pub fn stream_count(&self) -> usize {
+        self.raw().nb_streams as usize
+    }
+
+    /// The output stream with index `index`. Its time base is final only after
+    /// [`write_header`](Self::write_header): muxers choose their own.
+    pub fn stream(&self, index: usize) -> Option<Stream<'_>> {
+        if index >= self.stream_count() {
+            return None;
+        }
+        // SAFETY: `streams` holds `nb_streams` valid stream pointers and `index` is below.
+        Some(unsafe { Stream::from_raw(*self.raw().streams.add(index)) })
+    }
+
+    /// Adds a stream with the codec parameters of `source` (a demuxer's stream), with the
+    /// codec tag cleared so the muxer picks its own (`avcodec_parameters_copy`). Returns the
+    /// new stream's index.
+    pub fn add_stream_from(&mut self, source: &Stream<'_>) -> Result<usize> {
+        // SAFETY: a Stream view's codecpar is valid while it is borrowed.
+        self.add_stream_raw(source.codecpar(), Some(source.time_base()))
+    }
+
+    /// Adds a stream described by `params`, whose timestamps will be in `time_base` (a hint:
+    /// the muxer may choose another; [`write_packet`](Self::write_packet) rescales).
+    /// Returns the new stream's index.
+    pub fn add_stream(&mut self, params: &CodecParameters, time_base: Rational) -> Result<usize> {
+        self.add_stream_raw(params.raw.as_ptr(), Some(time_base))
+    }
+
+    fn add_stream_raw(
+        &mut self,
+        params: *const ffi::AVCodecParameters,
+        time_base: Option<Rational>,
+    ) -> Result<usize> {
+        if self.header_written {
+            return Err(Error::InvalidArgument(
+                "streams must be added before write_header".into(),
+            ));
+        }
+        // SAFETY: `fmt` is a valid output context; a null codec is allowed.
+        let stream = unsafe { ffi::avformat_new_stream(self.fmt.as_ptr(), ptr::null()) };
+        if stream.is_null() {
+            return Err(Error::ffmpeg(
+                "avformat_new_stream",
+                ffi::AVERROR(libc::ENOMEM),
+            ));
+        }
+        // SAFETY: `stream` is the valid stream just added, with allocated codecpar; `params`
+        // is a valid parameter set (caller's contract). The copy replaces the destination.
+        unsafe {
+            check(
+                "avcodec_parameters_copy",
+                ffi::avcodec_parameters_copy((*stream).codecpar, params),
+            )?;
+            (*(*stream).codecpar).codec_tag = 0;
+            if let Some(tb) = time_base.filter(|tb| tb.num > 0 && tb.den > 0) {
+                (*stream).time_base = tb.into();
+            }
+            Ok(usize::try_from((*stream).index).unwrap_or(0))
+        }
+    }
+
+    /// Writes the container header (`avformat_init_output`, then `avformat_write_header`).
+    ///
+    /// `options` are muxer or format options such as `("movflags", "+faststart")`. They are
+    /// checked before anything is written: one FFmpeg does not recognise gives
+    /// [`Error::UnknownOptions`].
+    pub fn write_header(&mut self, options: &[(&str, &str)]) -> Result<()> {
+        if self.header_written {
+            return Err(Error::InvalidArgument(
+                "the header was already written".into(),
+            ));
+        }
+        if self.stream_count() == 0 {
+            return Err(Error::InvalidArgument(
+                "a muxer needs at least one stream".into(),
+            ));
+        }
+        self.check_options(options)?;
+        let pairs: Vec<(String, String)> = options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut dict = Dictionary::from_pairs(&pairs)?;
+        let fmt = self.fmt.as_ptr();
+        let opts = dict.as_mut_ptr();
+        // SAFETY: `fmt` is a valid output context with streams; `opts` points to our
+        // dictionary, from which FFmpeg removes the options it uses.
+        let init = self.io.call("avformat_init_output", || unsafe {
+            ffi::avformat_init_output(fmt, opts)
+        });
+        match init {
+            Err(Error::Ffmpeg { code, message, .. })
+                if code == ffi::AVERROR(libc::EINVAL)
+                    && !self.io.is_seekable()
+                    && is_mov_family(self.format_name()) =>
+            {
+                // movenc refuses unseekable output unless it is fragmented.
+                return Err(Error::NotSeekable {
+                    call: "avformat_init_output",
+                    message,
+                    remedy: MP4_REMEDY,
+                });
+            }
+            other => other?,
+        };
+        dict.ensure_consumed("avformat_init_output")?;
+        // Mark first: if writing fails the muxer is unusable either way, and `finish` must
+        // not write a header a second time.
+        self.header_written = true;
+        // SAFETY: `fmt` was initialised by avformat_init_output; no options remain.
+        self.io.call("avformat_write_header", || unsafe {
+            ffi::avformat_write_header(fmt, ptr::null_mut())
+        })?;
+        Ok(())
+    }
+
+    /// Writes one packet, interleaved with the others by dts (`av_interleaved_write_frame`).
+    ///
+    /// The packet's [`stream_index`](Packet::stream_index) must be an output stream index;
+    /// its timestamps are in `time_base` (the source stream's) and are rescaled to the
+    /// output stream's time base. The muxer takes the packet's data: `packet` is left empty,
+    /// ready for reuse.
+    pub fn write_packet(&mut self, packet: &mut Packet, time_base: Rational) -> Result<()> {
+        if !self.header_written {
+            return Err(Error::InvalidArgument(
+                "write_header must be called before write_packet".into(),
+            ));
+        }
+        let index = packet.stream_index();
+        let out_tb = self.stream(index).map(|s| s.time_base()).ok_or_else(|| {
+            Error::InvalidArgument(format!("no output stream with index {index}"))
+        })?;
+        packet.rescale_ts(time_base, out_tb);
+        let fmt = self.fmt.as_ptr();
+        let pkt = packet.as_ptr();
+        // SAFETY: `pkt` is a valid packet; the input byte position means nothing here.
+        unsafe { (*pkt).pos = -1 };
+        // SAFETY: `fmt` has its header written; `pkt` is a valid packet for an existing
+        // stream. FFmpeg takes its reference and leaves it blank.
+        self.io.call("av_interleaved_write_frame", || unsafe {
+            ffi::av_interleaved_write_frame(fmt, pkt)
+        })?;
+        Ok(())
+    }
+
+    /// Writes what the interleaving queue still holds, the trailer (`av_write_trailer`), then
+    /// flushes FFmpeg's buffer and your writer, and returns the writer.
+    ///
+    /// Every error met on the way is reported, including writes that failed earlier and
+    /// were deferred by FFmpeg's buffering.
+    pub fn finish(mut self) -> Result<W> {
+        if !self.header_written {
+            return Err(Error::InvalidArgument(
+                "finish called before write_header: nothing was written".into(),
+            ));
+        }
+        let fmt = self.fmt.as_ptr();
+        self.io.call("av_write_trailer", || {
+            // SAFETY: `fmt` has its header written; the trailer is written once (`self` is
+            // consumed).
+            unsafe { ffi::av_write_trailer(fmt) }
+        })?;
+        self.io.flush()?;
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again: the format context is freed once,
+        // then the CustomIo is moved out once.
+        unsafe {
+            free_output(this.fmt);
+            Ok(ptr::read(&this.io).into_inner())
+        }
+    }
+
+    /// The [`CustomIo`] the muxer writes through.
+    pub fn io(&self) -> &CustomIo<W> {
+        &self.io
+    }
+
+    /// Your writer, borrowed. Bytes FFmpeg still buffers are not in it yet.
+    pub fn get_ref(&self) -> &W {
+        self.io.get_ref()
+    }
+}
+
+impl<W: Write> Muxer<W> {
+    /// Refuses, before FFmpeg sees them, options it would not recognise and options custom
+    /// I/O cannot honour.
+    fn check_options(&self, options: &[(&str, &str)]) -> Result<()> {
+        let mut unknown = Vec::new();
+        for (key, value) in options {
+            let name = c_string(key, "option name")?;
+            // SAFETY: `fmt` is a valid output context whose class (and, through
+            // AV_OPT_SEARCH_CHILDREN, its muxer's private class) describes its options;
+            // `name` is a valid C string. Nothing is modified.
+            let found = unsafe {
+                ffi::av_opt_find(
+                    self.fmt.as_ptr().cast(),
+                    name.as_ptr(),
+                    ptr::null(),
+                    0,
+                    ffi::AV_OPT_SEARCH_CHILDREN,
+                )
+            };
+            if found.is_null() {
+                unknown.push((*key).to_owned());
+            } else if *key == "movflags" && value.contains("faststart") {
+                return Err(Error::InvalidArgument(
+                    "movflags=faststart makes FFmpeg re-open the output by name for a second \
+                     pass, which custom I/O cannot do; write fragmented MP4 \
+                     (movflags=frag_keyframe+empty_moov) or a plain MP4 into a seekable writer"
+                        .into(),
+                ));
+            }
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::UnknownOptions {
+                call: "avformat_init_output",
+                options: unknown,
+            })
+        }
+    }
+}
+
+/// What to do when a MOV-family muxer meets an unseekable writer.
+const MP4_REMEDY: &str = "use a seekable writer (Write + Seek, e.g. Cursor<Vec<u8>> or File), \
+     or fragmented MP4: movflags=frag_keyframe+empty_moov";
+
+/// The muxers built on FFmpeg's movenc (`mov_init`), which need seeking unless fragmented.
+fn is_mov_family(name: &str) -> bool {
+    matches!(
+        name,
+        "mov" | "mp4" | "3gp" | "3g2" | "psp" | "ipod" | "ismv" | "f4v" | "avif"
+    )
+}
+
+impl<W: Write + Seek> Muxer<W> {
+    /// A muxer writing format `format` into a seekable writer (a `File`,
+    /// `Cursor<Vec<u8>>`): every format works, including plain MP4.
+    pub fn to_seekable_writer(writer: W, format: &str) -> Result<Self> {
+        Self::new(CustomIo::seekable_writer(writer)?, format)
+    }
+}
+
+impl<W: Write> Drop for Muxer<W> {
+    fn drop(&mut self) {
+        // SAFETY: we own the output context; it is freed once, before `io` (a field, dropped
+        // after this) frees the AVIOContext it points to.
+        unsafe { free_output(self.fmt) };
+    }
+}
+
+/// Frees an output context without writing anything more.
+///
+/// # Safety
+/// `fmt` must be a valid output context that is not used afterwards.
+unsafe fn free_output(fmt: NonNull<ffi::AVFormatContext>) {
+    // SAFETY: per the contract. `pb` stays attached: the CustomIo is still alive (it is
+    // freed after this), in case a muxer's deinit looks at it; avformat_free_context never
+    // frees `pb` itself.
+    unsafe { ffi::avformat_free_context(fmt.as_ptr()) };
+}
+
+impl<W: Write> fmt::Debug for Muxer<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Muxer")
+            .field("format", &self.format_name())
+            .field("streams", &self.stream_count())
+            .field("header_written", &self.header_written)
+            .field("io", &self.io)
+            .finish()
+    }
+}
