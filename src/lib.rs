@@ -56,5 +56,10 @@ pub use mux::{CodecParameters, Muxer};
 pub use packet::Packet;
 pub use stream::{MediaType, Rational, Stream};
 
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The raw FFmpeg bindings ffio is built on, for what ffio does not wrap.
 pub use ffmpeg_sys_next as sys;
