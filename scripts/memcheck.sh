@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs every test binary and both examples under valgrind's memcheck and fails on any
+# memory error or any definitely or indirectly lost byte.
+#
+#   scripts/memcheck.sh            # everything
+#   scripts/memcheck.sh mux        # only test binaries whose name starts with "mux"
+#
+# Test binaries run with --test-threads=1 (one thread is much faster under valgrind).
+# Child processes (ffprobe, ffmpeg, the examples started by tests/examples.rs) are not
+# traced; the examples are checked directly below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if ! command -v valgrind >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+fi
+
+filter="${1:-}"
+out=$PWD/target/memcheck
+mkdir -p "$out"
+supp=scripts/valgrind/ffio.supp
+
+supp=$PWD/$supp
+vg=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=full
+    --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
+    --track-origins=yes --num-callers=40 --suppressions="$supp" --quiet)
+
+# Build the test binaries and examples, and list the test executables cargo made.
+cargo build --examples --quiet
+mapfile -t bins < <(cargo test --no-run --all-targets --message-format=json --quiet 2>/dev/null \
+  | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["target"]["name"] + " " + m["executable"])
+')
+
+failed=0
+ran=0
+# run_vg NAME EXPECTED_STATUS COMMAND...: runs COMMAND under memcheck (in $VG_DIR if set);
+# fails on a memory error or leak (valgrind's own exit status 99) or on an exit status other
+# than the expected one.
+run_vg() {
+  local name=$1 want=$2; shift 2
+  local log="$out/$name.log" status=0
+  (cd "${VG_DIR:-.}" && "${vg[@]}" --log-file="$log" "$@") >"$out/$name.stdout" 2>&1 || status=$?
+  ran=$((ran + 1))
+  if [ "$status" -eq 99 ]; then
+    echo "memcheck: $name: MEMORY ERRORS OR LEAKS, see $log:"
+    sed -n '1,80p' "$log"
+    failed=$((failed + 1))
+  elif [ "$status" -ne "$want" ]; then
+    echo "memcheck: $name: exit status $status, expected $want; output in $out/$name.stdout"
+    tail -n 30 "$out/$name.stdout"
+    failed=$((failed + 1))
+  else
+    echo "memcheck: $name: clean"
+  fi
+}
+
+for entry in "${bins[@]}"; do
+  name=${entry%% *}; exe=${entry#* }
+  case "$name" in "$filter"*) ;; *) continue ;; esac
+  run_vg "test-$name" 0 "$exe" --test-threads=1
+done
+
+if [ -z "$filter" ] || [ "$filter" = examples ]; then
+  ex=$PWD/target/debug/examples
+  data=$PWD/tests/data
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  run_vg count_frames-sample 0 "$ex/count_frames"
+  run_vg count_frames-memory 0 "$ex/count_frames" "$data/h264_aac.ts"
+  run_vg count_frames-stream 0 "$ex/count_frames" --stream "$data/h264_moov_end.mp4"
+  run_vg count_frames-pipe 0 "$ex/count_frames" - <"$data/h264_aac.mkv"
+  # Error paths must not leak either.
+  for bad in random.bin truncated_moov.mp4 truncated_faststart.mp4 audio_only.m4a; do
+    run_vg "count_frames-$bad" 1 "$ex/count_frames" "$data/$bad"
+  done
+  run_vg count_frames-pipe-needs-seek 1 "$ex/count_frames" - <"$data/h264_aac.mp4"
+  VG_DIR=$tmp run_vg extract_h264-sample 0 "$ex/extract_h264"
+  run_vg extract_h264-file 0 "$ex/extract_h264" "$data/h264_aac.mkv" "$tmp/out.h264"
+  run_vg extract_h264-flush 0 "$ex/extract_h264" --flush-packets "$data/h264_aac.ts" -
+  run_vg extract_h264-hevc 1 "$ex/extract_h264" "$data/hevc.mp4" "$tmp/x.h264"
+fi
+
+echo "memcheck: $ran runs, $failed failed"
+[ "$ran" -gt 0 ] && [ "$failed" -eq 0 ]
