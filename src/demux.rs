@@ -313,18 +313,33 @@ impl<R> Demuxer<R> {
         }
     }
 
-    /// Seeks so that the next packets start at the keyframe at or before `timestamp`
-    /// (microseconds from the start, `avformat_seek_file` on all streams).
+    /// Seeks so that the next packets start at the keyframe at or before `position`, counted
+    /// from the start of the file like the `ffmpeg` CLI's `-ss`: the container's start time
+    /// (1.4 s in a typical MPEG-TS) is added (`avformat_seek_file` on all streams).
     ///
     /// Needs a seekable reader for most formats ([`Error::NotSeekable`] otherwise).
-    pub fn seek(&mut self, timestamp: Duration) -> Result<()> {
-        let ts = i64::try_from(timestamp.as_micros())
-            .map_err(|_| Error::InvalidArgument(format!("timestamp {timestamp:?} too large")))?;
+    pub fn seek(&mut self, position: Duration) -> Result<()> {
+        let start = self.raw().start_time;
+        let start = if start == ffi::AV_NOPTS_VALUE {
+            0
+        } else {
+            start
+        };
+        let ts = i64::try_from(position.as_micros())
+            .ok()
+            .and_then(|us| us.checked_add(start))
+            .ok_or_else(|| Error::InvalidArgument(format!("position {position:?} too large")))?;
         self.seek_raw(-1, ts)
     }
 
-    /// Seeks stream `stream` to the keyframe at or before `timestamp`, given in that
-    /// stream's time base (`avformat_seek_file`).
+    /// The container's start time: the timestamp of its first frame, if known.
+    pub fn start_time(&self) -> Option<Duration> {
+        let start = self.raw().start_time;
+        (start != ffi::AV_NOPTS_VALUE && start >= 0).then(|| Duration::from_micros(start as u64))
+    }
+
+    /// Seeks stream `stream` to the keyframe at or before `timestamp`, an absolute timestamp
+    /// in that stream's time base, as packets carry (`avformat_seek_file`).
     pub fn seek_stream(&mut self, stream: usize, timestamp: i64) -> Result<()> {
         let index = i32::try_from(stream)
             .ok()

@@ -134,14 +134,21 @@ pub(crate) fn av_error_string(code: c_int) -> String {
 /// Maps a Rust `io::Error` to the `AVERROR` code the trampolines hand back to FFmpeg.
 ///
 /// The code only steers FFmpeg; the caller gets the `io::Error` itself.
+///
+/// `EAGAIN` (`WouldBlock`) is never handed back: FFmpeg latches a read callback's error in
+/// the AVIOContext for good, while its demuxing loops (`avformat_find_stream_info`) retry
+/// `EAGAIN` forever, so a would-block reader would hang the caller. It becomes `EIO`; the
+/// caller still gets its own `WouldBlock` error through `Error::Io`.
 pub(crate) fn io_error_to_averror(e: &io::Error) -> c_int {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        return ffi::AVERROR(libc::EIO);
+    }
     if let Some(errno) = e.raw_os_error() {
-        if errno > 0 {
+        if errno > 0 && errno != libc::EAGAIN && errno != libc::EWOULDBLOCK {
             return ffi::AVERROR(errno);
         }
     }
     let errno = match e.kind() {
-        io::ErrorKind::WouldBlock => libc::EAGAIN,
         io::ErrorKind::NotFound => libc::ENOENT,
         io::ErrorKind::PermissionDenied => libc::EACCES,
         io::ErrorKind::InvalidInput => libc::EINVAL,
@@ -175,8 +182,11 @@ mod tests {
     fn os_errors_keep_their_errno() {
         let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
         assert_eq!(io_error_to_averror(&e), -libc::ECONNREFUSED);
+        // Never EAGAIN: FFmpeg would retry a latched error forever.
         let e = io::Error::new(io::ErrorKind::WouldBlock, "later");
-        assert_eq!(io_error_to_averror(&e), -libc::EAGAIN);
+        assert_eq!(io_error_to_averror(&e), -libc::EIO);
+        let e = io::Error::from_raw_os_error(libc::EAGAIN);
+        assert_eq!(io_error_to_averror(&e), -libc::EIO);
     }
 
     #[test]
