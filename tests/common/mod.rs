@@ -1,0 +1,643 @@
+//! Helpers shared by the integration tests: fixture paths, ffprobe run at test time (the
+//! source of expected values), a CRC-32 that matches ffprobe's `-show_data_hash CRC32`, and
+//! reader wrappers for fault injection.
+//!
+//! Each test file includes this with `mod common;` and uses only part of it, hence the
+//! `dead_code` allowances.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// The path of a fixture in `tests/data`. Panics if it does not exist, so a typo in a
+/// fixture name cannot turn into a vacuous test.
+pub fn fixture(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "missing fixture {} (regenerate with tests/data/make_fixtures.sh)",
+        path.display()
+    );
+    path
+}
+
+/// The bytes of a fixture.
+pub fn fixture_bytes(name: &str) -> Vec<u8> {
+    let path = fixture(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Silences FFmpeg's own logging (process-wide) so expected failures do not clutter the
+/// test output.
+pub fn quiet() {
+    ffio::set_log_level(ffio::LogLevel::Quiet);
+}
+
+// ---------------------------------------------------------------------------------------
+// ffprobe
+// ---------------------------------------------------------------------------------------
+
+/// What an ffprobe run printed: exit success, stdout, stderr.
+#[derive(Clone, Debug)]
+pub struct ProbeOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// How ffprobe gets the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProbeInput {
+    /// By path: FFmpeg's `file:` protocol, seekable.
+    File,
+    /// On standard input (`pipe:0`): not seekable, like ffio's `Demuxer::from_reader`.
+    Pipe,
+}
+
+/// Runs `ffprobe ARGS... PATH` (or `ffprobe ARGS... pipe:0 < PATH`). Results are cached,
+/// since several tests ask the same question. Panics with a clear message if ffprobe cannot
+/// be run at all: the tests never skip silently.
+pub fn run_ffprobe(args: &[&str], path: &Path, input: ProbeInput) -> ProbeOutput {
+    type Cache = Mutex<HashMap<(Vec<String>, PathBuf, ProbeInput), ProbeOutput>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        path.to_owned(),
+        input,
+    );
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let mut command = Command::new("ffprobe");
+    command.args(args);
+    match input {
+        ProbeInput::File => {
+            command.arg(path).stdin(Stdio::null());
+        }
+        ProbeInput::Pipe => {
+            let file = std::fs::File::open(path)
+                .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+            command.arg("pipe:0").stdin(file);
+        }
+    }
+    let output = command.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run `ffprobe` ({e}): these tests take their expected values from the \
+             ffprobe CLI at test time; install FFmpeg's command-line tools \
+             (Debian: apt-get install ffmpeg, or run scripts/setup.sh)"
+        )
+    });
+    let result = ProbeOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, result.clone());
+    result
+}
+
+const COUNT_ARGS: &[&str] = &[
+    "-v",
+    "error",
+    "-count_packets",
+    "-show_entries",
+    "stream=index,codec_type,nb_read_packets",
+    "-of",
+    "csv=p=0",
+];
+
+/// `true` if ffprobe reads the file by path (`-count_packets` exits with status 0).
+pub fn ffprobe_accepts(path: &Path) -> bool {
+    run_ffprobe(COUNT_ARGS, path, ProbeInput::File).success
+}
+
+/// Packets per stream according to
+/// `ffprobe -v error -count_packets -show_entries stream=index,codec_type,nb_read_packets
+/// -of csv=p=0 PATH`, as `(index, codec_type, packets)` sorted by index.
+///
+/// MPEG-TS files list their streams twice (once more under their program); duplicates are
+/// checked to agree and merged. Panics if ffprobe fails on the file or cannot count.
+pub fn ffprobe_counts(path: &Path) -> Vec<(usize, String, u64)> {
+    known_counts(path, ProbeInput::File)
+}
+
+/// [`ffprobe_counts`] with the file fed to ffprobe through a pipe (not seekable).
+pub fn ffprobe_counts_piped(path: &Path) -> Vec<(usize, String, u64)> {
+    known_counts(path, ProbeInput::Pipe)
+}
+
+/// `-count_packets` as ffprobe prints it: `None` where it says `N/A` (it read no packet
+/// of the stream, e.g. an MP4 that needs seeking, through a pipe; ffprobe still exits 0).
+pub fn ffprobe_counts_raw(path: &Path, input: ProbeInput) -> Vec<(usize, String, Option<u64>)> {
+    let out = run_ffprobe(COUNT_ARGS, path, input);
+    assert!(
+        out.success,
+        "ffprobe -count_packets ({input:?}) failed on {}: {}",
+        path.display(),
+        out.stderr
+    );
+    let mut streams: BTreeMap<usize, (String, Option<u64>)> = BTreeMap::new();
+    for line in out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert!(
+            fields.len() >= 3,
+            "unexpected ffprobe line {line:?} for {}",
+            path.display()
+        );
+        let index: usize = fields[0]
+            .parse()
+            .unwrap_or_else(|_| panic!("bad stream index in ffprobe line {line:?}"));
+        let packets = match fields[2] {
+            "N/A" => None,
+            n => Some(
+                n.parse()
+                    .unwrap_or_else(|_| panic!("bad packet count in ffprobe line {line:?}")),
+            ),
+        };
+        let entry = (fields[1].to_owned(), packets);
+        if let Some(previous) = streams.insert(index, entry.clone()) {
+            assert_eq!(
+                previous,
+                entry,
+                "ffprobe lists stream {index} of {} twice, differently",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        !streams.is_empty(),
+        "ffprobe listed no streams for {}",
+        path.display()
+    );
+    streams
+        .into_iter()
+        .map(|(index, (kind, packets))| (index, kind, packets))
+        .collect()
+}
+
+fn known_counts(path: &Path, input: ProbeInput) -> Vec<(usize, String, u64)> {
+    ffprobe_counts_raw(path, input)
+        .into_iter()
+        .map(|(index, kind, packets)| {
+            let packets = packets.unwrap_or_else(|| {
+                panic!(
+                    "ffprobe ({input:?}) could not count the packets of stream {index} of {}",
+                    path.display()
+                )
+            });
+            (index, kind, packets)
+        })
+        .collect()
+}
+
+/// One packet as ffprobe reports it, or as ffio read it (see [`ProbePacket::from_packet`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbePacket {
+    pub stream_index: usize,
+    pub pts: Option<i64>,
+    pub dts: Option<i64>,
+    pub size: usize,
+    /// The `K` in ffprobe's flags (`AV_PKT_FLAG_KEY`).
+    pub key: bool,
+    /// CRC-32 (IEEE, as zlib) of the payload: ffprobe's `-show_data_hash CRC32`.
+    pub crc32: u32,
+}
+
+impl ProbePacket {
+    /// The same description of a packet ffio returned.
+    pub fn from_packet(packet: &ffio::Packet) -> Self {
+        ProbePacket {
+            stream_index: packet.stream_index(),
+            pts: packet.pts(),
+            dts: packet.dts(),
+            size: packet.size(),
+            key: packet.is_key(),
+            crc32: crc32(packet.data()),
+        }
+    }
+}
+
+/// Every packet of the file, in demuxing order, according to
+/// `ffprobe -v error -show_data_hash CRC32
+/// -show_entries packet=stream_index,pts,dts,size,flags,data_hash -of default PATH`.
+///
+/// The `default` writer is used rather than `csv`: packets with side data (the AAC priming
+/// packet of an MP4, every packet of an MPEG-TS file) open a nested section that splits a
+/// CSV record over several lines. Panics if ffprobe fails on the file.
+pub fn ffprobe_packets(path: &Path) -> Vec<ProbePacket> {
+    probe_packets(path, ProbeInput::File)
+}
+
+/// [`ffprobe_packets`] with the file fed to ffprobe through a pipe (not seekable). FFmpeg
+/// does not always produce the same timestamps then: in MPEG-TS it interpolates some audio
+/// timestamps differently, exactly as it does for ffio's non-seekable readers.
+pub fn ffprobe_packets_piped(path: &Path) -> Vec<ProbePacket> {
+    probe_packets(path, ProbeInput::Pipe)
+}
+
+fn probe_packets(path: &Path, input: ProbeInput) -> Vec<ProbePacket> {
+    let out = run_ffprobe(
+        &[
+            "-v",
+            "error",
+            "-show_data_hash",
+            "CRC32",
+            "-show_entries",
+            "packet=stream_index,pts,dts,size,flags,data_hash",
+            "-of",
+            "default",
+        ],
+        path,
+        input,
+    );
+    assert!(
+        out.success,
+        "ffprobe -show_entries packet ({input:?}) failed on {}: {}",
+        path.display(),
+        out.stderr
+    );
+    let packets: Vec<ProbePacket> = sections(&out.stdout, "PACKET")
+        .into_iter()
+        .map(|fields| {
+            let get = |key: &str| -> &str {
+                fields
+                    .get(key)
+                    .unwrap_or_else(|| panic!("ffprobe packet without {key}: {fields:?}"))
+            };
+            let ts = |key: &str| -> Option<i64> {
+                match get(key) {
+                    "N/A" => None,
+                    v => Some(v.parse().unwrap_or_else(|_| panic!("bad {key} {v:?}"))),
+                }
+            };
+            let hash = get("data_hash");
+            let hex = hash
+                .strip_prefix("CRC32:")
+                .unwrap_or_else(|| panic!("unexpected data_hash {hash:?}"));
+            ProbePacket {
+                stream_index: get("stream_index").parse().expect("stream_index"),
+                pts: ts("pts"),
+                dts: ts("dts"),
+                size: get("size").parse().expect("size"),
+                key: get("flags").contains('K'),
+                crc32: u32::from_str_radix(hex, 16).expect("CRC32 hex"),
+            }
+        })
+        .collect();
+    assert!(
+        !packets.is_empty(),
+        "ffprobe listed no packets for {}",
+        path.display()
+    );
+    packets
+}
+
+/// The `[STREAM]` sections of `ffprobe -v error -show_streams -of default PATH`, one map of
+/// `key -> value` per stream, in index order. Panics if ffprobe fails on the file.
+pub fn ffprobe_streams(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let out = run_ffprobe(
+        &["-v", "error", "-show_streams", "-of", "default"],
+        path,
+        ProbeInput::File,
+    );
+    assert!(
+        out.success,
+        "ffprobe -show_streams failed on {}: {}",
+        path.display(),
+        out.stderr
+    );
+    sections(&out.stdout, "STREAM")
+}
+
+/// The `[FORMAT]` section of `ffprobe -v error -show_format -of default PATH`. Panics if
+/// ffprobe fails on the file.
+pub fn ffprobe_format(path: &Path) -> BTreeMap<String, String> {
+    let out = run_ffprobe(
+        &["-v", "error", "-show_format", "-of", "default"],
+        path,
+        ProbeInput::File,
+    );
+    assert!(
+        out.success,
+        "ffprobe -show_format failed on {}: {}",
+        path.display(),
+        out.stderr
+    );
+    let mut found = sections(&out.stdout, "FORMAT");
+    assert_eq!(found.len(), 1, "ffprobe -show_format: {}", out.stdout);
+    found.remove(0)
+}
+
+/// Parses ffprobe's `default` writer output: the `key=value` lines directly inside each
+/// `[NAME]` ... `[/NAME]` section (lines of nested sections are ignored).
+fn sections(text: &str, name: &str) -> Vec<BTreeMap<String, String>> {
+    let open = format!("[{name}]");
+    let mut result = Vec::new();
+    let mut current: Option<BTreeMap<String, String>> = None;
+    let mut nested = 0usize;
+    for line in text.lines().map(str::trim) {
+        if line == open {
+            current = Some(BTreeMap::new());
+            nested = 0;
+        } else if line == format!("[/{name}]") {
+            result.extend(current.take());
+        } else if line.starts_with("[/") {
+            nested = nested.saturating_sub(1);
+        } else if line.starts_with('[') && line.ends_with(']') {
+            nested += 1;
+        } else if let (Some(fields), 0) = (current.as_mut(), nested) {
+            if let Some((key, value)) = line.split_once('=') {
+                fields.insert(key.to_owned(), value.to_owned());
+            }
+        }
+    }
+    result
+}
+
+/// CRC-32 as zlib computes it (reflected polynomial 0xEDB88320, initial value and final
+/// XOR 0xFFFFFFFF), which is what ffprobe prints for `-show_data_hash CRC32`.
+pub fn crc32(data: &[u8]) -> u32 {
+    static TABLE: OnceLock<[u32; 256]> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = [0u32; 256];
+        for (i, entry) in table.iter_mut().enumerate() {
+            let mut c = i as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            *entry = c;
+        }
+        table
+    });
+    !data.iter().fold(!0u32, |crc, &b| {
+        table[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading with ffio
+// ---------------------------------------------------------------------------------------
+
+/// What a whole demuxing run produced: each stream's media type name, and every packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Demuxed {
+    pub stream_types: Vec<String>,
+    pub packets: Vec<ProbePacket>,
+}
+
+impl Demuxed {
+    /// Packets per stream, as `(index, media type, packets)` like [`ffprobe_counts`].
+    pub fn counts(&self) -> Vec<(usize, String, u64)> {
+        let mut counts = vec![0u64; self.stream_types.len()];
+        for p in &self.packets {
+            if p.stream_index >= counts.len() {
+                counts.resize(p.stream_index + 1, 0);
+            }
+            counts[p.stream_index] += 1;
+        }
+        counts
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let kind = self
+                    .stream_types
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| "<unknown stream>".to_owned());
+                (i, kind, n)
+            })
+            .collect()
+    }
+}
+
+/// Opens (the result of a `Demuxer` constructor) and reads every packet, stopping at the
+/// first error, wherever it comes from.
+pub fn demux_all<R>(opened: ffio::Result<ffio::Demuxer<R>>) -> ffio::Result<Demuxed> {
+    let mut demuxer = opened?;
+    let mut packets = Vec::new();
+    let mut packet = ffio::Packet::new();
+    while demuxer.read_packet_into(&mut packet)? {
+        packets.push(ProbePacket::from_packet(&packet));
+    }
+    let stream_types = demuxer
+        .streams()
+        .map(|s| s.media_type().as_str().to_owned())
+        .collect();
+    Ok(Demuxed {
+        stream_types,
+        packets,
+    })
+}
+
+/// Asserts that two packet lists are equal, reporting the first difference rather than
+/// two walls of packets.
+pub fn assert_same_packets(what: &str, got: &[ProbePacket], expected: &[ProbePacket]) {
+    if let Some(i) = got.iter().zip(expected).position(|(g, e)| g != e) {
+        panic!(
+            "{what}: packet {i} differs\n     got: {:?}\nexpected: {:?}",
+            got[i], expected[i]
+        );
+    }
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{what}: {} packets read, ffprobe reads {}",
+        got.len(),
+        expected.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Reader wrappers for fault injection
+// ---------------------------------------------------------------------------------------
+
+/// Returns at most one byte per `read` call.
+#[derive(Debug)]
+pub struct OneByteReader<R> {
+    pub inner: R,
+    /// Number of `read` calls so far.
+    pub reads: u64,
+}
+
+impl<R> OneByteReader<R> {
+    pub fn new(inner: R) -> Self {
+        OneByteReader { inner, reads: 0 }
+    }
+}
+
+impl<R: Read> Read for OneByteReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        let len = buf.len().min(1);
+        self.inner.read(&mut buf[..len])
+    }
+}
+
+impl<R: Seek> Seek for OneByteReader<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// Reads normally until the position reaches `offset`, then fails every read with an
+/// `io::Error` of the chosen kind and message. A read that would cross `offset` is cut
+/// short at it, so the failure happens exactly there. Seeks pass through (and move the
+/// position, so reading before `offset` again works).
+#[derive(Debug)]
+pub struct FailingReader<R> {
+    pub inner: R,
+    pub position: u64,
+    pub offset: u64,
+    pub kind: io::ErrorKind,
+    pub message: String,
+    /// Number of failed reads so far.
+    pub failures: u64,
+}
+
+impl<R> FailingReader<R> {
+    pub fn new(inner: R, offset: u64, kind: io::ErrorKind, message: &str) -> Self {
+        FailingReader {
+            inner,
+            position: 0,
+            offset,
+            kind,
+            message: message.to_owned(),
+            failures: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for FailingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.position >= self.offset {
+            self.failures += 1;
+            return Err(io::Error::new(self.kind, self.message.clone()));
+        }
+        let room = usize::try_from(self.offset - self.position).unwrap_or(usize::MAX);
+        let len = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..len])?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for FailingReader<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let new = self.inner.seek(pos)?;
+        self.position = new;
+        Ok(new)
+    }
+}
+
+/// Reads normally until the position reaches `offset`, then panics with `message` (as a
+/// `String` payload). Seeks pass through.
+#[derive(Debug)]
+pub struct PanickingReader<R> {
+    pub inner: R,
+    pub position: u64,
+    pub offset: u64,
+    pub message: String,
+    /// Number of times `read` panicked (to check no user code runs after a panic).
+    pub panics: u64,
+}
+
+impl<R> PanickingReader<R> {
+    pub fn new(inner: R, offset: u64, message: &str) -> Self {
+        PanickingReader {
+            inner,
+            position: 0,
+            offset,
+            message: message.to_owned(),
+            panics: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for PanickingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.position >= self.offset {
+            self.panics += 1;
+            panic!("{}", self.message);
+        }
+        let room = usize::try_from(self.offset - self.position).unwrap_or(usize::MAX);
+        let len = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..len])?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for PanickingReader<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let new = self.inner.seek(pos)?;
+        self.position = new;
+        Ok(new)
+    }
+}
+
+/// Fails every other call with `ErrorKind::Interrupted` (which means "try again"), starting
+/// with the first: reads and seeks each have their own alternation.
+#[derive(Debug)]
+pub struct InterruptingReader<R> {
+    pub inner: R,
+    /// Number of `read` calls answered with `Interrupted`.
+    pub read_interruptions: u64,
+    /// Number of `seek` calls answered with `Interrupted`.
+    pub seek_interruptions: u64,
+    reads: u64,
+    seeks: u64,
+}
+
+impl<R> InterruptingReader<R> {
+    pub fn new(inner: R) -> Self {
+        InterruptingReader {
+            inner,
+            read_interruptions: 0,
+            seek_interruptions: 0,
+            reads: 0,
+            seeks: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for InterruptingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        if self.reads % 2 == 1 {
+            self.read_interruptions += 1;
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "interrupted read",
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<R: Seek> Seek for InterruptingReader<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.seeks += 1;
+        if self.seeks % 2 == 1 {
+            self.seek_interruptions += 1;
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "interrupted seek",
+            ));
+        }
+        self.inner.seek(pos)
+    }
+}
