@@ -770,3 +770,133 @@ fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// Calls the seek trampoline of `io` directly, as FFmpeg would.
+    fn seek<S: Seek>(io: &mut CustomIo<S>, offset: i64, whence: c_int) -> i64 {
+        let opaque = io.state.as_ptr().cast::<c_void>();
+        // SAFETY: `opaque` is the state of a CustomIo<S>, no FFmpeg call is running, and we
+        // hold `&mut io`, so the trampoline's reference is the only one.
+        unsafe { seek_trampoline::<S>(opaque, offset, whence) }
+    }
+
+    fn position(io: &CustomIo<Cursor<Vec<u8>>>) -> u64 {
+        io.get_ref().position()
+    }
+
+    #[test]
+    fn seek_answers_size_without_moving_and_masks_force() {
+        let mut io = CustomIo::seekable_reader(Cursor::new(vec![0u8; 1000])).unwrap();
+        assert_eq!(seek(&mut io, 300, libc::SEEK_SET), 300);
+        assert_eq!(seek(&mut io, 0, ffi::AVSEEK_SIZE), 1000);
+        assert_eq!(position(&io), 300, "AVSEEK_SIZE must not move");
+        assert_eq!(seek(&mut io, 0, ffi::AVSEEK_SIZE | ffi::AVSEEK_FORCE), 1000);
+        assert_eq!(seek(&mut io, 10, libc::SEEK_SET | ffi::AVSEEK_FORCE), 10);
+        assert_eq!(seek(&mut io, 5, libc::SEEK_CUR), 15);
+        assert_eq!(seek(&mut io, -1, libc::SEEK_END), 999);
+        assert!(io.state_ref().error.is_none());
+    }
+
+    #[test]
+    fn seek_rejects_bad_targets_before_user_code() {
+        let mut io = CustomIo::seekable_reader(Cursor::new(vec![0u8; 10])).unwrap();
+        assert_eq!(seek(&mut io, 4, libc::SEEK_SET), 4);
+        let einval = i64::from(ffi::AVERROR(libc::EINVAL));
+        assert_eq!(seek(&mut io, -1, libc::SEEK_SET), einval);
+        assert_eq!(seek(&mut io, i64::MIN, libc::SEEK_SET), einval);
+        assert_eq!(seek(&mut io, 0, 12345), einval, "unknown whence");
+        assert_eq!(position(&io), 4, "refused seeks do not move");
+        // FFmpeg's own bad request is not the reader's I/O error.
+        assert!(io.state_ref().error.is_none());
+        // A relative seek before the start is refused by the reader itself: that is an
+        // error of the reader, kept for the caller.
+        assert!(seek(&mut io, -100, libc::SEEK_CUR) < 0);
+        assert_eq!(
+            io.state_ref().error.as_ref().map(io::Error::kind),
+            Some(io::ErrorKind::InvalidInput)
+        );
+    }
+
+    /// A stream whose `seek` claims a position beyond `i64::MAX`.
+    struct Huge;
+
+    impl Seek for Huge {
+        fn seek(&mut self, _: SeekFrom) -> io::Result<u64> {
+            Ok(u64::MAX)
+        }
+    }
+
+    impl Read for Huge {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn positions_beyond_i64_are_refused() {
+        let mut io = CustomIo::seekable_reader(Huge).unwrap();
+        let einval = i64::from(ffi::AVERROR(libc::EINVAL));
+        assert_eq!(seek(&mut io, 1, libc::SEEK_SET), einval);
+        assert_eq!(seek(&mut io, 0, ffi::AVSEEK_SIZE), einval);
+    }
+
+    #[test]
+    fn non_seekable_streams_refuse_and_remember() {
+        let mut io = CustomIo::reader(Cursor::new(vec![0u8; 10])).unwrap();
+        let opaque = io.state.as_ptr().cast::<c_void>();
+        // SAFETY: as in `seek` above.
+        let size =
+            unsafe { refuse_seek_trampoline::<Cursor<Vec<u8>>>(opaque, 0, ffi::AVSEEK_SIZE) };
+        assert!(size < 0);
+        assert!(!io.state_ref().seek_refused, "a size query is no seek");
+        // SAFETY: as in `seek` above.
+        let ret = unsafe { refuse_seek_trampoline::<Cursor<Vec<u8>>>(opaque, 0, libc::SEEK_SET) };
+        assert_eq!(ret, i64::from(ffi::AVERROR(libc::ESPIPE)));
+        assert!(io.state_mut().seek_refused);
+    }
+
+    #[test]
+    fn read_never_returns_zero_and_bounds_the_reader() {
+        let mut io = CustomIo::reader(Cursor::new(vec![7u8; 3])).unwrap();
+        let opaque = io.state.as_ptr().cast::<c_void>();
+        let mut buf = [0u8; 8];
+        // SAFETY: as in `seek` above; `buf` is 8 writable bytes.
+        let read = |buf: &mut [u8; 8]| unsafe {
+            read_trampoline::<Cursor<Vec<u8>>>(opaque, buf.as_mut_ptr(), 8)
+        };
+        assert_eq!(read(&mut buf), 3);
+        assert_eq!(&buf[..3], &[7, 7, 7]);
+        assert_eq!(
+            read(&mut buf),
+            ffi::AVERROR_EOF,
+            "the end is AVERROR_EOF, never 0"
+        );
+        // SAFETY: a negative size with a valid pointer: the trampoline must refuse it.
+        let bad = unsafe { read_trampoline::<Cursor<Vec<u8>>>(opaque, buf.as_mut_ptr(), -1) };
+        assert_eq!(bad, ffi::AVERROR(libc::EINVAL));
+        // SAFETY: a null pointer with a non-zero size: refused without touching memory.
+        let null = unsafe { read_trampoline::<Cursor<Vec<u8>>>(opaque, ptr::null_mut(), 8) };
+        assert_eq!(null, ffi::AVERROR(libc::EINVAL));
+        assert!(io.get_mut().get_ref().len() == 3);
+    }
+
+    #[test]
+    fn buffer_sizes_are_checked() {
+        let empty: &[u8] = &[];
+        assert!(CustomIo::builder().buffer_size(0).reader(empty).is_err());
+        assert!(CustomIo::builder()
+            .buffer_size(MAX_BUFFER_SIZE + 1)
+            .reader(empty)
+            .is_err());
+        let io = CustomIo::builder().buffer_size(1).reader(empty).unwrap();
+        assert_eq!(io.buffer_size(), 1);
+        assert_eq!(
+            CustomIo::writer(Vec::new()).unwrap().buffer_size(),
+            DEFAULT_WRITE_BUFFER_SIZE
+        );
+    }
+}
