@@ -121,7 +121,7 @@ fn demuxers_and_muxers_move_between_threads_mid_stream() {
         let (tx, rx) = mpsc::channel();
         let half = want.len() / 2;
         let first = thread::spawn(move || {
-            let mut demuxer = Demuxer::from_slice(bytes).unwrap();
+            let mut demuxer = Demuxer::from_seekable_reader(Cursor::new(bytes)).unwrap();
             let mut muxer = Muxer::to_writer(Vec::new(), "mpegts").unwrap();
             for stream in demuxer.streams() {
                 muxer.add_stream_from(&stream).unwrap();
