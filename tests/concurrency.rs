@@ -113,8 +113,7 @@ fn demuxers_and_muxers_move_between_threads_mid_stream() {
     for name in ["h264_aac.mp4", "h264_aac.ts", "h264_aac.mkv"] {
         let want = demux_file(name);
         let want_ts = remux_ts(name);
-        let bytes: &'static [u8] =
-            Box::leak(std::fs::read(fixture(name)).unwrap().into_boxed_slice());
+        let bytes = std::fs::read(fixture(name)).unwrap();
 
         // Open and start on one thread, hand the half-read demuxer and half-written muxer
         // to another, finish there.
