@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, then formatting, lints, and every test
-# (unit, integration, examples, doc tests). Usage: scripts/test.sh
+# The whole test suite: installs what it needs, then formatting, lints, every test (unit,
+# integration, examples, doc tests), and the same tests and both examples again under
+# valgrind's memcheck (scripts/memcheck.sh). Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -8,3 +9,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
 cargo test --doc --locked
+scripts/memcheck.sh
