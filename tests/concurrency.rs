@@ -1,12 +1,14 @@
 //! Many demuxers and muxers at once, on several threads, moved between threads: the results
 //! equal the single-threaded run.
 
+mod common;
+
 use std::fs::File;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 
+use common::{fixture, remux, READABLE as FIXTURES};
 use ffio::{CustomIo, Demuxer, Muxer, Packet, Rational};
 
 // Compile-time checks: these fail to build if Demuxer or Muxer stop being Send for the
@@ -23,23 +25,6 @@ const _: () = {
     assert_send::<CustomIo<File>>();
     assert_send::<Packet>();
 };
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
-const FIXTURES: &[&str] = &[
-    "h264_moov_end.mp4",
-    "h264_faststart.mp4",
-    "h264_fragmented.mp4",
-    "h264_aac.mp4",
-    "h264_aac.ts",
-    "h264_aac.mkv",
-    "audio_only.m4a",
-    "hevc.mp4",
-];
 
 /// (stream, pts, dts, size, first bytes) of every packet.
 type Summary = Vec<(usize, Option<i64>, Option<i64>, usize, Vec<u8>)>;
@@ -63,19 +48,7 @@ fn demux_file(name: &str) -> Summary {
 /// Remuxes a fixture into MPEG-TS in memory.
 fn remux_ts(name: &str) -> Vec<u8> {
     let bytes = std::fs::read(fixture(name)).unwrap();
-    let mut demuxer = Demuxer::from_slice(&bytes).unwrap();
-    let mut muxer = Muxer::to_writer(Vec::new(), "mpegts").unwrap();
-    let time_bases: Vec<Rational> = demuxer.streams().map(|s| s.time_base()).collect();
-    for stream in demuxer.streams() {
-        muxer.add_stream_from(&stream).unwrap();
-    }
-    muxer.write_header(&[]).unwrap();
-    let mut packet = Packet::new();
-    while demuxer.read_packet_into(&mut packet).unwrap() {
-        let tb = time_bases[packet.stream_index()];
-        muxer.write_packet(&mut packet, tb).unwrap();
-    }
-    muxer.finish().unwrap()
+    remux(&bytes, Muxer::to_writer(Vec::new(), "mpegts").unwrap(), &[]).unwrap()
 }
 
 #[test]

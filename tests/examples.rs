@@ -3,32 +3,13 @@
 //! `cargo test` builds the examples before it runs the tests; these tests find them next
 //! to the test binary.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
-fn example(name: &str) -> PathBuf {
-    // target/<profile>/deps/examples-<hash> -> target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run the tests with `cargo test` (it builds the examples)",
-        path.display()
-    );
-    path
-}
+use common::{example, fixture};
 
 fn run(name: &str, args: &[&str], stdin: Option<&[u8]>, dir: Option<&Path>) -> Output {
     let mut cmd = Command::new(example(name));
@@ -214,7 +195,7 @@ fn count_frames_on_a_pipe_refuses_an_mp4_that_needs_seeking() {
 
 #[test]
 fn count_frames_rejects_bad_input_with_one_line() {
-    let missing = fixture("no-such-file.mp4");
+    let missing = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-such-file.mp4");
     let mut cases: Vec<(String, Vec<String>)> = Vec::new();
     for name in [
         "empty.bin",

@@ -7,17 +7,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::{fixture, quiet, remux};
 use ffio::{CustomIo, Demuxer, Error, Muxer, Packet, Rational};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
-fn quiet() {
-    ffio::set_log_level(ffio::LogLevel::Quiet);
-}
 
 /// Adler-32 as FFmpeg's `av_adler32_update` computes it (RFC 1950), for comparing payloads
 /// with `ffprobe -show_data_hash adler32`.
@@ -199,23 +192,6 @@ fn check_round_trip(out: &[u8], name: &str, format: &str, cli_flags: &[&str], sa
     assert_same_packets(&ours, &reference, true, true, 1e-6);
     // ffprobe and ffio agree on what was written.
     assert_same_packets(&ours, &probe_packets(&path), true, true, 1e-6);
-}
-
-/// Remuxes all streams of `input` into `muxer`, writing the header with `options`.
-fn remux<W: Write>(input: &[u8], mut muxer: Muxer<W>, options: &[(&str, &str)]) -> ffio::Result<W> {
-    let mut demuxer = Demuxer::from_slice(input)?;
-    let mut time_bases = Vec::new();
-    for stream in demuxer.streams() {
-        muxer.add_stream_from(&stream)?;
-        time_bases.push(stream.time_base());
-    }
-    muxer.write_header(options)?;
-    let mut packet = Packet::new();
-    while demuxer.read_packet_into(&mut packet)? {
-        let tb = time_bases[packet.stream_index()];
-        muxer.write_packet(&mut packet, tb)?;
-    }
-    muxer.finish()
 }
 
 /// Writes `bytes` to a temporary file named after `name` and checks that ffprobe reads it

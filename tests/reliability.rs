@@ -11,38 +11,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::{demux_all, ffprobe_packets, fixture, fixture_bytes, quiet, Demuxed};
-use ffio::{CustomIo, Demuxer, Error, Muxer, Packet, Rational};
-
-/// Every fixture FFmpeg reads completely.
-const READABLE: &[&str] = &[
-    "h264_moov_end.mp4",
-    "h264_faststart.mp4",
-    "h264_fragmented.mp4",
-    "h264_aac.mp4",
-    "h264_aac.ts",
-    "h264_aac.mkv",
-    "audio_only.m4a",
-    "hevc.mp4",
-];
-
-/// Every fixture, broken ones included.
-const ALL: &[&str] = &[
-    "h264_moov_end.mp4",
-    "h264_faststart.mp4",
-    "h264_fragmented.mp4",
-    "h264_aac.mp4",
-    "h264_aac.ts",
-    "h264_aac.mkv",
-    "audio_only.m4a",
-    "hevc.mp4",
-    "empty.bin",
-    "random.bin",
-    "truncated_header.mp4",
-    "truncated_half.mp4",
-    "truncated_moov.mp4",
-    "truncated_faststart.mp4",
-];
+use common::{
+    demux_all, example, ffprobe_packets, fixture, fixture_bytes, quiet, remux, Demuxed,
+    ALL_FIXTURES as ALL, READABLE,
+};
+use ffio::{CustomIo, Demuxer, Error, Muxer, Packet};
 
 /// A small deterministic PRNG (xorshift64*), so every run injects the same faults.
 struct Rng(u64);
@@ -400,20 +373,11 @@ fn remux_into<W: Write>(
     format: &str,
     options: &[(&str, &str)],
 ) -> ffio::Result<W> {
-    let data = fixture_bytes(REMUX_SOURCE);
-    let mut demuxer = Demuxer::from_slice(&data)?;
-    let mut muxer = Muxer::new(io, format)?;
-    let time_bases: Vec<Rational> = demuxer.streams().map(|s| s.time_base()).collect();
-    for stream in demuxer.streams() {
-        muxer.add_stream_from(&stream)?;
-    }
-    muxer.write_header(options)?;
-    let mut packet = Packet::new();
-    while demuxer.read_packet_into(&mut packet)? {
-        let tb = time_bases[packet.stream_index()];
-        muxer.write_packet(&mut packet, tb)?;
-    }
-    muxer.finish()
+    remux(
+        &fixture_bytes(REMUX_SOURCE),
+        Muxer::new(io, format)?,
+        options,
+    )
 }
 
 /// Builds the writing context for a target: seekable or not, small buffers and per-packet
@@ -732,22 +696,6 @@ fn corrupt_input_gives_errors_with_messages_never_panics() {
         inputs.len()
     );
     assert!(errors > 0 && oks > 0);
-}
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo test`",
-        path.display()
-    );
-    path
 }
 
 #[test]

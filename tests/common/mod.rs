@@ -33,6 +33,76 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// Every fixture FFmpeg reads completely, in every container and codec the suite covers.
+pub const READABLE: &[&str] = &[
+    "h264_moov_end.mp4",
+    "h264_faststart.mp4",
+    "h264_fragmented.mp4",
+    "h264_aac.mp4",
+    "h264_aac.ts",
+    "h264_aac.mkv",
+    "audio_only.m4a",
+    "hevc.mp4",
+];
+
+/// Every fixture, broken ones included.
+pub const ALL_FIXTURES: &[&str] = &[
+    "h264_moov_end.mp4",
+    "h264_faststart.mp4",
+    "h264_fragmented.mp4",
+    "h264_aac.mp4",
+    "h264_aac.ts",
+    "h264_aac.mkv",
+    "audio_only.m4a",
+    "hevc.mp4",
+    "empty.bin",
+    "random.bin",
+    "truncated_header.mp4",
+    "truncated_half.mp4",
+    "truncated_moov.mp4",
+    "truncated_faststart.mp4",
+];
+
+/// The path of an example program. `cargo test` builds the examples before it runs the
+/// tests, next to the test binaries: target/<profile>/deps/<test> ->
+/// target/<profile>/examples/<name>.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test` (it builds the examples)",
+        path.display()
+    );
+    path
+}
+
+/// Remuxes every stream of the container in `input` into `muxer` (header written with
+/// `options`, packets rescaled from their source time base) and finishes it.
+pub fn remux<W: std::io::Write>(
+    input: &[u8],
+    mut muxer: ffio::Muxer<W>,
+    options: &[(&str, &str)],
+) -> ffio::Result<W> {
+    let mut demuxer = ffio::Demuxer::from_slice(input)?;
+    let time_bases: Vec<ffio::Rational> = demuxer.streams().map(|s| s.time_base()).collect();
+    for stream in demuxer.streams() {
+        muxer.add_stream_from(&stream)?;
+    }
+    muxer.write_header(options)?;
+    let mut packet = ffio::Packet::new();
+    while demuxer.read_packet_into(&mut packet)? {
+        let time_base = time_bases[packet.stream_index()];
+        muxer.write_packet(&mut packet, time_base)?;
+    }
+    muxer.finish()
+}
+
 /// Silences FFmpeg's own logging (process-wide) so expected failures do not clutter the
 /// test output.
 pub fn quiet() {
