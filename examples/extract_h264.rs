@@ -6,6 +6,7 @@
 //! extract_h264                          # the embedded sample MP4 -> output.h264
 //! extract_h264 INPUT [OUTPUT]           # INPUT loaded into memory; OUTPUT defaults to output.h264
 //! extract_h264 INPUT -                  # raw H.264 on standard output
+//! extract_h264 --stream INPUT [OUTPUT]  # INPUT read through std::fs::File: constant memory
 //! extract_h264 --buffer-size BYTES ...  # AVIO buffer size for reading and writing
 //! extract_h264 --flush-packets ...      # hand each packet to the writer at once (low latency)
 //! ```
@@ -13,27 +14,29 @@
 //! A one-line summary (packets, bytes) goes to stderr; errors are one line on stderr and exit
 //! status 1.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
 use std::process::ExitCode;
 
-use ffio::{CustomIo, Demuxer, MediaType, Muxer, Packet};
+use ffio::{CustomIo, CustomIoBuilder, Demuxer, MediaType, Muxer, Packet};
 
 /// A 2-second 320x240 H.264 + AAC MP4 with its `moov` box at the end.
 static SAMPLE: &[u8] = include_bytes!("../tests/data/h264_aac.mp4");
 
-const USAGE: &str =
-    "usage: extract_h264 [--buffer-size BYTES] [--flush-packets] [INPUT [OUTPUT | -]]";
+const USAGE: &str = "usage: extract_h264 [--buffer-size BYTES] [--flush-packets] \
+                     [--stream] [INPUT [OUTPUT | -]]";
 
 struct Args {
     input: Option<String>,
     output: String,
     buffer_size: Option<usize>,
     flush_packets: bool,
+    stream: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut buffer_size = None;
     let mut flush_packets = false;
+    let mut stream = false;
     let mut paths = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -46,6 +49,7 @@ fn parse_args() -> Result<Args, String> {
                 buffer_size = Some(size);
             }
             "--flush-packets" => flush_packets = true,
+            "--stream" => stream = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             _ if arg.starts_with("--") => return Err(format!("unknown option {arg}; {USAGE}")),
             _ => paths.push(arg),
@@ -57,13 +61,17 @@ fn parse_args() -> Result<Args, String> {
     let mut paths = paths.into_iter();
     let input = paths.next();
     if input.as_deref() == Some("-") {
-        return Err("INPUT is loaded into memory from a file; - is only for OUTPUT".to_owned());
+        return Err("INPUT is read from a file; - is only for OUTPUT".to_owned());
+    }
+    if stream && input.is_none() {
+        return Err(format!("--stream needs an INPUT file; {USAGE}"));
     }
     Ok(Args {
         input,
         output: paths.next().unwrap_or_else(|| "output.h264".to_owned()),
         buffer_size,
         flush_packets,
+        stream,
     })
 }
 
@@ -85,15 +93,22 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-fn extract<W: Write>(args: &Args, input: &[u8], output: W) -> Result<(u64, u64), String> {
-    let mut reader = CustomIo::builder();
-    let mut writer = CustomIo::builder().flush_packets(args.flush_packets);
-    if let Some(size) = args.buffer_size {
-        reader = reader.buffer_size(size);
-        writer = writer.buffer_size(size);
+fn builder(args: &Args) -> CustomIoBuilder {
+    let builder = CustomIo::builder();
+    match args.buffer_size {
+        Some(size) => builder.buffer_size(size),
+        None => builder,
     }
-    let io = reader
-        .seekable_reader(io::Cursor::new(input))
+}
+
+/// Copies the first video stream of `input` into `output` as raw H.264.
+fn extract<R: Read + Seek, W: Write>(
+    args: &Args,
+    input: R,
+    output: W,
+) -> Result<(u64, u64), String> {
+    let io = builder(args)
+        .seekable_reader(input)
         .map_err(|e| e.to_string())?;
     let mut demuxer = Demuxer::open(io).map_err(|e| e.to_string())?;
 
@@ -109,8 +124,13 @@ fn extract<W: Write>(args: &Args, input: &[u8], output: W) -> Result<(u64, u64),
         ));
     }
     let (video_index, time_base) = (video.index(), video.time_base());
+    // Like `-map 0:v:0`: the other streams' packets are not even read.
+    demuxer
+        .keep_streams(&[video_index])
+        .map_err(|e| e.to_string())?;
 
-    let io = writer
+    let io = builder(args)
+        .flush_packets(args.flush_packets)
         .writer(Counting {
             inner: output,
             bytes: 0,
@@ -142,23 +162,17 @@ fn extract<W: Write>(args: &Args, input: &[u8], output: W) -> Result<(u64, u64),
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let data;
-    let (input, name): (&[u8], &str) = match &args.input {
-        None => (SAMPLE, "the built-in sample"),
-        Some(path) => {
-            data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-            (&data, path.as_str())
+    let name = args.input.as_deref().unwrap_or("the built-in sample");
+    let (packets, bytes) = match (&args.input, args.stream) {
+        (None, _) => to_output(&args, io::Cursor::new(SAMPLE))?,
+        (Some(path), false) => {
+            let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+            to_output(&args, io::Cursor::new(&data[..]))?
         }
-    };
-    let (packets, bytes) = if args.output == "-" {
-        extract(&args, input, io::stdout().lock())?
-    } else {
-        let path = &args.output;
-        let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
-        extract(&args, input, file).inspect_err(|_| {
-            // Leave no partial output behind.
-            let _ = std::fs::remove_file(path);
-        })?
+        (Some(path), true) => {
+            let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+            to_output(&args, file)?
+        }
     };
     let to = if args.output == "-" {
         "standard output"
@@ -167,6 +181,19 @@ fn run() -> Result<(), String> {
     };
     eprintln!("extract_h264: {packets} packets, {bytes} bytes of H.264 from {name} to {to}");
     Ok(())
+}
+
+/// Runs the extraction from `input` into the output named on the command line.
+fn to_output<R: Read + Seek>(args: &Args, input: R) -> Result<(u64, u64), String> {
+    if args.output == "-" {
+        return extract(args, input, io::stdout().lock());
+    }
+    let path = &args.output;
+    let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+    extract(args, input, file).inspect_err(|_| {
+        // Leave no partial output behind.
+        let _ = std::fs::remove_file(path);
+    })
 }
 
 fn main() -> ExitCode {

@@ -276,6 +276,36 @@ impl<R> Demuxer<R> {
         usize::try_from(ret).ok()
     }
 
+    /// Makes the demuxer skip every stream not in `keep` (`AVStream.discard =
+    /// AVDISCARD_ALL`, what `ffmpeg -map` and `ffprobe -select_streams` do), so their packets
+    /// are not read into memory or returned; the streams in `keep` are read again if they
+    /// were skipped before. Packets FFmpeg queued before the call (during stream discovery)
+    /// may still come back: filter by [`Packet::stream_index`] as well.
+    ///
+    /// Fails with [`Error::InvalidArgument`] if an index in `keep` does not exist.
+    pub fn keep_streams(&mut self, keep: &[usize]) -> Result<()> {
+        let count = self.stream_count();
+        if let Some(bad) = keep.iter().find(|&&i| i >= count) {
+            return Err(Error::InvalidArgument(format!(
+                "no stream with index {bad}"
+            )));
+        }
+        let streams = self.raw().streams;
+        for i in 0..count {
+            // SAFETY: `streams` holds `nb_streams` valid stream pointers and `i` is below
+            // that; `discard` is a plain field the demuxer reads on its next packet, and we
+            // hold `&mut self`, so no FFmpeg call is running.
+            unsafe {
+                (**streams.add(i)).discard = if keep.contains(&i) {
+                    ffi::AVDiscard::AVDISCARD_DEFAULT
+                } else {
+                    ffi::AVDiscard::AVDISCARD_ALL
+                };
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the next packet into `packet`, replacing what it held (`av_read_frame`).
     /// Returns `Ok(false)` at the end of the input. Reusing one `Packet` this way avoids an
     /// allocation per packet.

@@ -1216,3 +1216,37 @@ fn demuxer_moves_to_another_thread() {
         .unwrap();
     assert_eq!(counts, ffprobe_counts(&path));
 }
+
+#[test]
+fn keep_streams_skips_the_others() {
+    quiet();
+    for name in ["h264_aac.mp4", "h264_aac.ts", "h264_aac.mkv"] {
+        let path = fixture(name);
+        let counts = ffprobe_counts(&path);
+        let data = fixture_bytes(name);
+        let mut demuxer = Demuxer::from_slice(&data).unwrap();
+        assert!(demuxer.keep_streams(&[7]).is_err(), "no stream 7");
+        demuxer.keep_streams(&[0]).unwrap();
+        let run = demux_all(Ok(demuxer)).unwrap();
+        let got = run.counts();
+        // Every video packet; audio only what stream discovery had already queued.
+        assert_eq!(got[0].2, counts[0].2, "{name}: video packets");
+        assert!(
+            got[1].2 < counts[1].2 / 2,
+            "{name}: {} audio packets",
+            got[1].2
+        );
+        // Video packets equal ffprobe's, in order.
+        let video: Vec<_> = run
+            .packets
+            .iter()
+            .filter(|p| p.stream_index == 0)
+            .cloned()
+            .collect();
+        let want: Vec<_> = ffprobe_packets(&path)
+            .into_iter()
+            .filter(|p| p.stream_index == 0)
+            .collect();
+        assert_same_packets(name, &video, &want);
+    }
+}

@@ -291,8 +291,12 @@ fn extract_h264_is_byte_identical_to_the_ffmpeg_cli() {
             "{summary}"
         );
 
-        // To standard output, with small buffers and with per-packet flushing.
-        for extra in [&["--buffer-size", "4096"][..], &["--flush-packets"][..]] {
+        // To standard output, with small buffers, per-packet flushing, streaming the input.
+        for extra in [
+            &["--buffer-size", "4096"][..],
+            &["--flush-packets"][..],
+            &["--stream"][..],
+        ] {
             let mut args: Vec<&str> = extra.to_vec();
             args.extend([input.to_str().unwrap(), "-"]);
             let out = run("extract_h264", &args, None, None);

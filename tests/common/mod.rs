@@ -79,6 +79,23 @@ pub fn example(name: &str) -> PathBuf {
         "{} is not built: run the tests with `cargo test` (it builds the examples)",
         path.display()
     );
+    // `cargo test --test NAME` does not rebuild the examples: refuse to test a stale one.
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = vec![root.join("examples").join(format!("{name}.rs"))];
+    for entry in std::fs::read_dir(root.join("src")).unwrap() {
+        sources.push(entry.unwrap().path());
+    }
+    for source in sources {
+        let changed = std::fs::metadata(&source).and_then(|m| m.modified()).unwrap();
+        assert!(
+            changed <= built,
+            "{} is older than {}: rebuild with `cargo test --all-targets` \
+             (or `cargo build --examples`)",
+            path.display(),
+            source.display()
+        );
+    }
     path
 }
 
