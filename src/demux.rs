@@ -313,7 +313,7 @@ impl<R> Demuxer<R> {
     /// A failing reader gives [`Error::Io`] (never a clean end); data FFmpeg cannot parse
     /// gives [`Error::Ffmpeg`].
     pub fn read_packet_into(&mut self, packet: &mut Packet) -> Result<bool> {
-        packet.clear();
+        packet.clear_for_reuse();
         let fmt = self.fmt.as_ptr();
         let pkt = packet.as_ptr();
         let read = self.io.call("av_read_frame", || {

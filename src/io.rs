@@ -446,6 +446,7 @@ impl<S> CustomIo<S> {
     ///    [`Error::NotSeekable`] when a non-seekable stream was asked to seek).
     ///
     /// A poisoned context returns [`Error::Poisoned`] without calling `f`.
+    #[inline]
     pub(crate) fn call(&mut self, call: &'static str, f: impl FnOnce() -> c_int) -> Result<c_int> {
         if self.state_ref().poisoned {
             return Err(Error::Poisoned);
@@ -454,9 +455,22 @@ impl<S> CustomIo<S> {
         self.after_call(call, ret)
     }
 
+    /// The checks of [`call`](Self::call) after FFmpeg returned `ret`.
+    #[inline]
     pub(crate) fn after_call(&mut self, call: &'static str, ret: c_int) -> Result<c_int> {
         // SAFETY: `ctx` is valid; FFmpeg is not running (f has returned).
         let latched = unsafe { (*self.ctx.as_ptr()).error };
+        let state = self.state_ref();
+        // The common case, once per packet: success and nothing reported by a callback.
+        if ret >= 0 && latched == 0 && state.error.is_none() && state.panic.is_none() {
+            self.state_mut().seek_refused = false;
+            return Ok(ret);
+        }
+        self.after_call_slow(call, ret, latched)
+    }
+
+    #[cold]
+    fn after_call_slow(&mut self, call: &'static str, ret: c_int, latched: c_int) -> Result<c_int> {
         let state = self.state_mut();
         if let Some(payload) = state.panic.take() {
             panic::resume_unwind(payload);

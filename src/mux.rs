@@ -191,6 +191,8 @@ pub struct Muxer<W: Write> {
     fmt: NonNull<ffi::AVFormatContext>,
     io: CustomIo<W>,
     header_written: bool,
+    /// The output streams' time bases, fixed once the header is written.
+    time_bases: Vec<Rational>,
 }
 
 // SAFETY: the Muxer exclusively owns its AVFormatContext (streams, muxer state) and its
@@ -271,6 +273,7 @@ impl<W: Write> Muxer<W> {
             fmt,
             io,
             header_written: false,
+            time_bases: Vec::new(),
         })
     }
 
@@ -402,6 +405,9 @@ impl<W: Write> Muxer<W> {
         self.io.call("avformat_write_header", || unsafe {
             ffi::avformat_write_header(fmt, ptr::null_mut())
         })?;
+        self.time_bases = (0..self.stream_count())
+            .filter_map(|i| self.stream(i).map(|s| s.time_base()))
+            .collect();
         Ok(())
     }
 

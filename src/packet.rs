@@ -147,6 +147,15 @@ impl Packet {
         // SAFETY: the packet is valid; unref leaves it blank and reusable.
         unsafe { ffi::av_packet_unref(self.as_ptr()) };
     }
+
+    /// Makes the packet blank for reuse, skipping the work when it already holds no data
+    /// (after a muxer took it, or when new): what `av_read_frame` needs.
+    pub(crate) fn clear_for_reuse(&mut self) {
+        let raw = self.raw();
+        if !raw.buf.is_null() || !raw.data.is_null() || raw.side_data_elems != 0 || raw.size != 0 {
+            self.clear();
+        }
+    }
 }
 
 fn ts(value: i64) -> Option<i64> {
