@@ -87,7 +87,9 @@ pub fn example(name: &str) -> PathBuf {
         sources.push(entry.unwrap().path());
     }
     for source in sources {
-        let changed = std::fs::metadata(&source).and_then(|m| m.modified()).unwrap();
+        let changed = std::fs::metadata(&source)
+            .and_then(|m| m.modified())
+            .unwrap();
         assert!(
             changed <= built,
             "{} is older than {}: rebuild with `cargo test --all-targets` \
