@@ -92,7 +92,7 @@ pub fn example(name: &str) -> PathBuf {
             .unwrap();
         assert!(
             changed <= built,
-            "{} is older than {}: rebuild with `cargo test --all-targets` \
+            "{} is older than {}: rebuild with plain `cargo test` \
              (or `cargo build --examples`)",
             path.display(),
             source.display()
