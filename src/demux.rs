@@ -312,6 +312,7 @@ impl<R> Demuxer<R> {
     ///
     /// A failing reader gives [`Error::Io`] (never a clean end); data FFmpeg cannot parse
     /// gives [`Error::Ffmpeg`].
+    #[inline]
     pub fn read_packet_into(&mut self, packet: &mut Packet) -> Result<bool> {
         packet.clear_for_reuse();
         let fmt = self.fmt.as_ptr();

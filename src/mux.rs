@@ -424,7 +424,7 @@ impl<W: Write> Muxer<W> {
             ));
         }
         let index = packet.stream_index();
-        let out_tb = self.stream(index).map(|s| s.time_base()).ok_or_else(|| {
+        let out_tb = *self.time_bases.get(index).ok_or_else(|| {
             Error::InvalidArgument(format!("no output stream with index {index}"))
         })?;
         packet.rescale_ts(time_base, out_tb);
