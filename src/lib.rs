@@ -41,6 +41,7 @@ mod demux;
 mod dict;
 mod error;
 mod io;
+mod limits;
 mod log;
 mod mux;
 mod packet;
@@ -51,6 +52,7 @@ pub use error::{Error, Result};
 pub use io::{
     CustomIo, CustomIoBuilder, DEFAULT_READ_BUFFER_SIZE, DEFAULT_WRITE_BUFFER_SIZE, MAX_BUFFER_SIZE,
 };
+pub use limits::set_max_alloc;
 pub use log::{set_log_level, LogLevel};
 pub use mux::{CodecParameters, Muxer};
 pub use packet::Packet;

@@ -53,4 +53,7 @@ head -c $((size - 2000)) h264_aac.mp4 > truncated_moov.mp4
 # moov first, mdat cut in half: FFmpeg reads the packets that are there.
 fsize=$(stat -c %s h264_faststart.mp4)
 head -c $((fsize / 2)) h264_faststart.mp4 > truncated_faststart.mp4
+# Not made here: fuzz_huge_trun.mp4 is an input found by the fuzzer (scripts/fuzz.sh),
+# a 1.5 KB fragmented MP4 whose trun box claims 84 million samples; FFmpeg 5.1 allocates
+# 2.7 GB for it unless ffio::set_max_alloc caps allocations (tests/limits.rs).
 ls -l
