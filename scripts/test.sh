@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then formatting, lints, every test (unit,
 # integration, examples, doc tests), and the same tests and both examples again under
-# valgrind's memcheck (scripts/memcheck.sh). Usage: scripts/test.sh
+# valgrind's memcheck (scripts/memcheck.sh), and a short fuzzing run of each fuzz target
+# (scripts/fuzz.sh; FFIO_FUZZ_SECONDS, default 30 per target). Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,3 +12,4 @@ cargo clippy --all-targets --locked -- -D warnings
 # --all-targets it would build them only as test harnesses), and runs the doc tests.
 cargo test --locked
 scripts/memcheck.sh
+scripts/fuzz.sh "${FFIO_FUZZ_SECONDS:-30}"
