@@ -102,8 +102,9 @@ impl DemuxerOptions {
 /// reader. `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
 pub struct Demuxer<R> {
-    fmt: NonNull<ffi::AVFormatContext>,
-    /// Declared after `fmt`'s owner logic: dropped only after `Drop` closed the input.
+    /// Declared before `io`: fields drop in order, so the input is closed before the
+    /// AVIOContext it reads through is freed.
+    fmt: InputContext,
     io: CustomIo<R>,
 }
 
@@ -185,11 +186,14 @@ impl<R> Demuxer<R> {
             return Err(Error::ffmpeg("avformat_open_input", ret.min(-1)));
         };
         // From here on `demuxer`'s Drop closes the input, whatever happens.
-        let mut demuxer = Demuxer { fmt, io };
+        let mut demuxer = Demuxer {
+            fmt: InputContext(fmt),
+            io,
+        };
         demuxer.io.after_call("avformat_open_input", ret)?;
         dict.ensure_consumed("avformat_open_input")?;
         if options.find_stream_info {
-            let fmt = demuxer.fmt.as_ptr();
+            let fmt = demuxer.fmt.0.as_ptr();
             // SAFETY: `fmt` is an open input context; null options are allowed.
             demuxer.io.call("avformat_find_stream_info", || unsafe {
                 ffi::avformat_find_stream_info(fmt, ptr::null_mut())
@@ -201,7 +205,7 @@ impl<R> Demuxer<R> {
     fn raw(&self) -> &ffi::AVFormatContext {
         // SAFETY: `fmt` is a valid open input for our lifetime; FFmpeg mutates it only during
         // calls that take `&mut self`.
-        unsafe { self.fmt.as_ref() }
+        unsafe { self.fmt.0.as_ref() }
     }
 
     /// The demuxer's short name, e.g. `"mov,mp4,m4a,3gp,3g2,mj2"` or `"mpegts"`.
@@ -271,7 +275,7 @@ impl<R> Demuxer<R> {
         };
         // SAFETY: `fmt` is an open input; a null decoder_ret asks for no decoder lookup.
         let ret = unsafe {
-            ffi::av_find_best_stream(self.fmt.as_ptr(), kind, -1, -1, ptr::null_mut(), 0)
+            ffi::av_find_best_stream(self.fmt.0.as_ptr(), kind, -1, -1, ptr::null_mut(), 0)
         };
         usize::try_from(ret).ok()
     }
@@ -315,7 +319,7 @@ impl<R> Demuxer<R> {
     #[inline]
     pub fn read_packet_into(&mut self, packet: &mut Packet) -> Result<bool> {
         packet.clear_for_reuse();
-        let fmt = self.fmt.as_ptr();
+        let fmt = self.fmt.0.as_ptr();
         let pkt = packet.as_ptr();
         let read = self.io.call("av_read_frame", || {
             // SAFETY: `fmt` is an open input, `pkt` a valid blank packet av_read_frame fills.
@@ -380,7 +384,7 @@ impl<R> Demuxer<R> {
     }
 
     fn seek_raw(&mut self, stream: i32, ts: i64) -> Result<()> {
-        let fmt = self.fmt.as_ptr();
+        let fmt = self.fmt.0.as_ptr();
         // SAFETY: `fmt` is an open input; the stream index was checked (or is -1).
         self.io.call("avformat_seek_file", || unsafe {
             ffi::avformat_seek_file(fmt, stream, i64::MIN, ts, ts, 0)
@@ -400,33 +404,23 @@ impl<R> Demuxer<R> {
 
     /// Closes the input and gives your reader back.
     pub fn into_inner(self) -> R {
-        let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again: we close the input once and move
-        // the CustomIo out exactly once.
-        unsafe {
-            close_input(this.fmt);
-            ptr::read(&this.io).into_inner()
-        }
+        let Demuxer { fmt, io } = self;
+        drop(fmt); // before the AVIOContext it reads through
+        io.into_inner()
     }
 }
 
-impl<R> Drop for Demuxer<R> {
+/// Owns an open input `AVFormatContext` and closes it on drop.
+struct InputContext(NonNull<ffi::AVFormatContext>);
+
+impl Drop for InputContext {
     fn drop(&mut self) {
-        // SAFETY: `fmt` is an open input we own; it is closed once, before `io` (a field,
-        // dropped after this) frees the AVIOContext it points to.
-        unsafe { close_input(self.fmt) };
+        let mut raw = self.0.as_ptr();
+        // SAFETY: we own the open input and close it once. With AVFMT_FLAG_CUSTOM_IO set,
+        // avformat_close_input does not touch `pb`, which the Demuxer's CustomIo (dropped
+        // right after, fields dropping in order) frees. No read callback runs while closing.
+        unsafe { ffi::avformat_close_input(&mut raw) };
     }
-}
-
-/// Closes an input opened with custom I/O.
-///
-/// # Safety
-/// `fmt` must be an open input context that is not used afterwards.
-unsafe fn close_input(fmt: NonNull<ffi::AVFormatContext>) {
-    let mut raw = fmt.as_ptr();
-    // SAFETY: per the contract. With AVFMT_FLAG_CUSTOM_IO set, avformat_close_input does not
-    // touch `pb`: the CustomIo frees it afterwards. No read callback runs while closing.
-    unsafe { ffi::avformat_close_input(&mut raw) };
 }
 
 fn find_input_format(name: &str) -> Result<*const ffi::AVInputFormat> {

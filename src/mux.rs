@@ -3,7 +3,6 @@
 use std::ffi::CStr;
 use std::fmt;
 use std::io::{Seek, Write};
-use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
 
 use ffmpeg_sys_next as ffi;
@@ -188,7 +187,9 @@ impl fmt::Debug for CodecParameters {
 /// panics. `Muxer<W>` is `Send` when `W` is; it is not `Sync`, as every operation needs
 /// `&mut self`.
 pub struct Muxer<W: Write> {
-    fmt: NonNull<ffi::AVFormatContext>,
+    /// Declared before `io`: fields drop in order, so the format context is freed before
+    /// the AVIOContext it points to.
+    fmt: OutputContext,
     io: CustomIo<W>,
     header_written: bool,
     /// The output streams' time bases, fixed once the header is written.
@@ -270,7 +271,7 @@ impl<W: Write> Muxer<W> {
             (*fmt.as_ptr()).io_open = Some(crate::io::refuse_io_open);
         }
         Ok(Muxer {
-            fmt,
+            fmt: OutputContext(fmt),
             io,
             header_written: false,
             time_bases: Vec::new(),
@@ -280,7 +281,7 @@ impl<W: Write> Muxer<W> {
     fn raw(&self) -> &ffi::AVFormatContext {
         // SAFETY: `fmt` is valid for our lifetime; FFmpeg mutates it only during calls that
         // take `&mut self`.
-        unsafe { self.fmt.as_ref() }
+        unsafe { self.fmt.0.as_ref() }
     }
 
     /// The muxer's short name, e.g. `"mp4"`.
@@ -331,7 +332,7 @@ impl<W: Write> Muxer<W> {
             ));
         }
         // SAFETY: `fmt` is a valid output context; a null codec is allowed.
-        let stream = unsafe { ffi::avformat_new_stream(self.fmt.as_ptr(), ptr::null()) };
+        let stream = unsafe { ffi::avformat_new_stream(self.fmt.0.as_ptr(), ptr::null()) };
         if stream.is_null() {
             return Err(Error::ffmpeg(
                 "avformat_new_stream",
@@ -375,7 +376,7 @@ impl<W: Write> Muxer<W> {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         let mut dict = Dictionary::from_pairs(&pairs)?;
-        let fmt = self.fmt.as_ptr();
+        let fmt = self.fmt.0.as_ptr();
         let opts = dict.as_mut_ptr();
         // SAFETY: `fmt` is a valid output context with streams; `opts` points to our
         // dictionary, from which FFmpeg removes the options it uses.
@@ -428,7 +429,7 @@ impl<W: Write> Muxer<W> {
             Error::InvalidArgument(format!("no output stream with index {index}"))
         })?;
         packet.rescale_ts(time_base, out_tb);
-        let fmt = self.fmt.as_ptr();
+        let fmt = self.fmt.0.as_ptr();
         let pkt = packet.as_ptr();
         // SAFETY: `pkt` is a valid packet; the input byte position means nothing here.
         unsafe { (*pkt).pos = -1 };
@@ -451,20 +452,16 @@ impl<W: Write> Muxer<W> {
                 "finish called before write_header: nothing was written".into(),
             ));
         }
-        let fmt = self.fmt.as_ptr();
+        let fmt = self.fmt.0.as_ptr();
         self.io.call("av_write_trailer", || {
             // SAFETY: `fmt` has its header written; the trailer is written once (`self` is
             // consumed).
             unsafe { ffi::av_write_trailer(fmt) }
         })?;
         self.io.flush()?;
-        let this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again: the format context is freed once,
-        // then the CustomIo is moved out once.
-        unsafe {
-            free_output(this.fmt);
-            Ok(ptr::read(&this.io).into_inner())
-        }
+        let Muxer { fmt, io, .. } = self;
+        drop(fmt); // before the AVIOContext it points to
+        Ok(io.into_inner())
     }
 
     /// The [`CustomIo`] the muxer writes through.
@@ -490,7 +487,7 @@ impl<W: Write> Muxer<W> {
             // `name` is a valid C string. Nothing is modified.
             let found = unsafe {
                 ffi::av_opt_find(
-                    self.fmt.as_ptr().cast(),
+                    self.fmt.0.as_ptr().cast(),
                     name.as_ptr(),
                     ptr::null(),
                     0,
@@ -539,23 +536,16 @@ impl<W: Write + Seek> Muxer<W> {
     }
 }
 
-impl<W: Write> Drop for Muxer<W> {
-    fn drop(&mut self) {
-        // SAFETY: we own the output context; it is freed once, before `io` (a field, dropped
-        // after this) frees the AVIOContext it points to.
-        unsafe { free_output(self.fmt) };
-    }
-}
+/// Owns an output `AVFormatContext` and frees it, without writing anything more, on drop.
+struct OutputContext(NonNull<ffi::AVFormatContext>);
 
-/// Frees an output context without writing anything more.
-///
-/// # Safety
-/// `fmt` must be a valid output context that is not used afterwards.
-unsafe fn free_output(fmt: NonNull<ffi::AVFormatContext>) {
-    // SAFETY: per the contract. `pb` stays attached: the CustomIo is still alive (it is
-    // freed after this), in case a muxer's deinit looks at it; avformat_free_context never
-    // frees `pb` itself.
-    unsafe { ffi::avformat_free_context(fmt.as_ptr()) };
+impl Drop for OutputContext {
+    fn drop(&mut self) {
+        // SAFETY: we own the context and free it once. Its `pb` (a CustomIo that the Muxer
+        // frees right after, its fields dropping in order) is still alive, in case a
+        // muxer's deinit looks at it; avformat_free_context never frees `pb` itself.
+        unsafe { ffi::avformat_free_context(self.0.as_ptr()) };
+    }
 }
 
 impl<W: Write> fmt::Debug for Muxer<W> {
