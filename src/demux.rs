@@ -12,7 +12,7 @@ use crate::dict::{c_string, Dictionary};
 use crate::error::{Error, Result};
 use crate::io::CustomIo;
 use crate::packet::Packet;
-use crate::stream::{MediaType, Stream};
+use crate::stream::{stream_at, MediaType, Stream};
 
 /// How to open an input: a format hint, FFmpeg options, whether to probe the streams.
 ///
@@ -246,12 +246,8 @@ impl<R> Demuxer<R> {
 
     /// The stream with index `index`.
     pub fn stream(&self, index: usize) -> Option<Stream<'_>> {
-        if index >= self.stream_count() {
-            return None;
-        }
-        // SAFETY: `streams` holds `nb_streams` valid stream pointers, and `index` is below
-        // that; they stay valid while `self` is borrowed.
-        Some(unsafe { Stream::from_raw(*self.raw().streams.add(index)) })
+        // SAFETY: an open input whose streams change only during `&mut self` calls.
+        unsafe { stream_at(self.raw(), index) }
     }
 
     /// All streams, in index order.

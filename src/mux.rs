@@ -11,7 +11,7 @@ use crate::dict::{c_string, Dictionary};
 use crate::error::{check, Error, Result};
 use crate::io::CustomIo;
 use crate::packet::Packet;
-use crate::stream::{MediaType, Rational, Stream};
+use crate::stream::{stream_at, MediaType, Rational, Stream};
 
 /// Codec parameters for a stream you describe yourself (rather than copy from a
 /// [`Demuxer`](crate::Demuxer)'s stream with [`Muxer::add_stream_from`]). Owns an
@@ -299,11 +299,8 @@ impl<W: Write> Muxer<W> {
     /// The output stream with index `index`. Its time base is final only after
     /// [`write_header`](Self::write_header): muxers choose their own.
     pub fn stream(&self, index: usize) -> Option<Stream<'_>> {
-        if index >= self.stream_count() {
-            return None;
-        }
-        // SAFETY: `streams` holds `nb_streams` valid stream pointers and `index` is below.
-        Some(unsafe { Stream::from_raw(*self.raw().streams.add(index)) })
+        // SAFETY: a valid output context whose streams change only during `&mut self` calls.
+        unsafe { stream_at(self.raw(), index) }
     }
 
     /// Adds a stream with the codec parameters of `source` (a demuxer's stream), with the

@@ -110,6 +110,20 @@ impl fmt::Display for MediaType {
     }
 }
 
+/// Stream `index` of a format context, if it has one.
+///
+/// # Safety
+/// `fmt` must be a valid, open format context whose streams stay valid and unchanged while
+/// it is borrowed (its owner hands out `&` only while no FFmpeg call runs on it).
+pub(crate) unsafe fn stream_at(fmt: &ffi::AVFormatContext, index: usize) -> Option<Stream<'_>> {
+    if index >= fmt.nb_streams as usize {
+        return None;
+    }
+    // SAFETY: `streams` holds `nb_streams` valid stream pointers and `index` is below that;
+    // per the contract they outlive the borrow of `fmt`.
+    Some(unsafe { Stream::from_raw(*fmt.streams.add(index)) })
+}
+
 /// A view of one stream of a [`Demuxer`](crate::Demuxer) or [`Muxer`](crate::Muxer),
 /// borrowed from it.
 #[derive(Clone, Copy)]
