@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   pkg-config clang libclang-dev
   libavformat-dev libavcodec-dev libavutil-dev
-  ffmpeg
+  ffmpeg python3
 )
 
 missing=()
