@@ -2,7 +2,8 @@
 # Installs what building and testing ffio needs on a fresh Debian 12 / Ubuntu machine:
 # the FFmpeg development libraries (libavformat, libavcodec, libavutil and friends),
 # pkg-config, clang + libclang (bindgen, used by ffmpeg-sys-next) and the ffmpeg/ffprobe
-# command-line tools (the tests take their expected values from them).
+# command-line tools (the tests take their expected values from them), and python3
+# (scripts/memcheck.sh reads cargo's JSON output with it).
 # Runs as root or through sudo; does nothing when everything is already there.
 set -euo pipefail
 
