@@ -11,10 +11,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    assert_same_packets, demux_all, ffprobe_accepts, ffprobe_counts, ffprobe_counts_piped,
-    ffprobe_counts_raw, ffprobe_format, ffprobe_packets, ffprobe_packets_piped, ffprobe_streams,
-    fixture, fixture_bytes, quiet, Demuxed, FailingReader, InterruptingReader, OneByteReader,
-    PanickingReader, ProbeInput, ProbePacket,
+    assert_same_packets, demux_all, failing_reader, ffprobe_accepts, ffprobe_counts,
+    ffprobe_counts_piped, ffprobe_counts_raw, ffprobe_format, ffprobe_packets,
+    ffprobe_packets_piped, ffprobe_streams, fixture, fixture_bytes, panicking_reader, quiet,
+    Demuxed, InterruptingReader, OneByteReader, ProbeInput, ProbePacket,
 };
 use ffio::{CustomIo, Demuxer, DemuxerOptions, Error, MediaType, Rational};
 
@@ -399,7 +399,7 @@ fn failing_reader_on_moov_at_end_mp4_gives_its_own_io_error() {
     // ftyp is bytes 0..32; 20 is inside it. size - 100 is inside moov, which comes last.
     for (offset, kind) in failure_offsets(size, 20, 100) {
         let message = format!("disk gone at byte {offset}");
-        let reader = FailingReader::new(open_file(&path), offset, kind, &message);
+        let reader = failing_reader(open_file(&path), offset, kind, &message);
         let (read, err) = run_until_error(Demuxer::from_seekable_reader(reader));
         assert_own_io_error(
             &format!("offset {offset} (packets read: {read:?})"),
@@ -420,7 +420,7 @@ fn failing_reader_on_ts_gives_its_own_io_error() {
     for seekable in [false, true] {
         for (offset, kind) in failure_offsets(size, 200, 188) {
             let message = format!("network dropped at byte {offset}");
-            let reader = FailingReader::new(open_file(&path), offset, kind, &message);
+            let reader = failing_reader(open_file(&path), offset, kind, &message);
             let (read, err) = if seekable {
                 run_until_error(Demuxer::from_seekable_reader(reader))
             } else {
@@ -449,7 +449,7 @@ fn failing_reader_while_streaming_faststart_mp4_is_io_error_not_not_seekable() {
     // moov is bytes 32..1396; 600 is inside it.
     for (offset, kind) in failure_offsets(size, 600, 100) {
         let message = format!("pipe closed at byte {offset}");
-        let reader = FailingReader::new(open_file(&path), offset, kind, &message);
+        let reader = failing_reader(open_file(&path), offset, kind, &message);
         let (read, err) = run_until_error(Demuxer::from_reader(reader));
         assert_own_io_error(
             &format!("offset {offset} (packets read: {read:?})"),
@@ -466,7 +466,7 @@ fn failing_one_byte_reader_fails_exactly_once_it_reaches_the_offset() {
     let path = fixture("h264_aac.mkv");
     let size = std::fs::metadata(&path).unwrap().len();
     let offset = size * 3 / 4;
-    let reader = FailingReader::new(
+    let reader = failing_reader(
         OneByteReader::new(open_file(&path)),
         offset,
         io::ErrorKind::UnexpectedEof,
@@ -486,7 +486,7 @@ fn failing_one_byte_reader_fails_exactly_once_it_reaches_the_offset() {
 fn io_error_is_the_error_source_with_display() {
     quiet();
     let path = fixture("h264_aac.ts");
-    let reader = FailingReader::new(
+    let reader = failing_reader(
         open_file(&path),
         1000,
         io::ErrorKind::AddrNotAvailable,
@@ -514,7 +514,7 @@ fn reading_on_after_an_io_error_never_ends_cleanly() {
     for name in STREAMABLE {
         let path = fixture(name);
         let size = std::fs::metadata(&path).unwrap().len();
-        let reader = FailingReader::new(
+        let reader = failing_reader(
             open_file(&path),
             size / 2,
             io::ErrorKind::ConnectionAborted,
@@ -529,7 +529,7 @@ fn reading_on_after_an_io_error_never_ends_cleanly() {
             "peer went away",
         );
         // Reopen to keep going after the error (run_until_error dropped its demuxer).
-        let reader = FailingReader::new(
+        let reader = failing_reader(
             open_file(&path),
             size / 2,
             io::ErrorKind::ConnectionAborted,
@@ -558,7 +558,7 @@ fn packets_iterator_yields_the_error_then_stops() {
     quiet();
     let path = fixture("h264_aac.ts");
     let size = std::fs::metadata(&path).unwrap().len();
-    let reader = FailingReader::new(open_file(&path), size / 2, io::ErrorKind::TimedOut, "slow");
+    let reader = failing_reader(open_file(&path), size / 2, io::ErrorKind::TimedOut, "slow");
     let mut demuxer = Demuxer::from_reader(reader).unwrap();
     let expected = ffprobe_packets_piped(&path);
     let mut packets = demuxer.packets();
@@ -619,7 +619,7 @@ fn would_block_reader_on_ts_gives_io_error_instead_of_hanging() {
     let path = fixture("h264_aac.ts");
     let size = std::fs::metadata(&path).unwrap().len();
     for (offset, seekable) in [(5000, false), (5000, true), (size / 2, true)] {
-        let reader = FailingReader::new(
+        let reader = failing_reader(
             open_file(&path),
             offset,
             io::ErrorKind::WouldBlock,
@@ -650,7 +650,7 @@ fn would_block_reader_on_ts_gives_io_error_instead_of_hanging() {
 #[should_panic(expected = "reader exploded while opening")]
 fn panic_in_reader_during_open_is_resumed() {
     quiet();
-    let reader = PanickingReader::new(
+    let reader = panicking_reader(
         open_file(&fixture("h264_aac.ts")),
         0,
         "reader exploded while opening",
@@ -665,7 +665,7 @@ fn panic_in_reader_while_reading_packets_is_resumed() {
     let path = fixture("h264_aac.mp4");
     let size = std::fs::metadata(&path).unwrap().len();
     // Past the first 64 KiB buffer, inside mdat: the open succeeds, a later read panics.
-    let reader = PanickingReader::new(
+    let reader = panicking_reader(
         open_file(&path),
         size * 3 / 4,
         "reader exploded while reading packets",
@@ -687,7 +687,7 @@ fn caught_panic_carries_its_payload_and_poisons_the_demuxer() {
     let path = fixture("h264_aac.mkv");
     let size = std::fs::metadata(&path).unwrap().len();
     let message = "boom at three quarters";
-    let reader = PanickingReader::new(open_file(&path), size * 3 / 4, message);
+    let reader = panicking_reader(open_file(&path), size * 3 / 4, message);
     let mut demuxer = Demuxer::from_reader(reader).expect("the open succeeds");
     let mut read = 0;
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| loop {
@@ -699,14 +699,14 @@ fn caught_panic_carries_its_payload_and_poisons_the_demuxer() {
     let payload = outcome.expect_err("the reader's panic reaches the caller");
     assert_eq!(panic_message(&*payload), Some(message));
     assert!(read > 0, "the panic came before any packet");
-    assert_eq!(demuxer.get_ref().panics, 1);
+    assert_eq!(demuxer.get_ref().faults, 1);
     assert!(demuxer.io().is_poisoned());
 
     // Afterwards: Poisoned, and the reader is not called again.
     assert!(matches!(demuxer.read_packet(), Err(Error::Poisoned)));
     assert!(matches!(demuxer.read_packet(), Err(Error::Poisoned)));
     assert!(matches!(demuxer.seek(Duration::ZERO), Err(Error::Poisoned)));
-    assert_eq!(demuxer.get_ref().panics, 1, "user code ran after the panic");
+    assert_eq!(demuxer.get_ref().faults, 1, "user code ran after the panic");
     drop(demuxer);
 }
 
@@ -716,7 +716,7 @@ fn caught_panic_during_open_carries_its_payload() {
     let path = fixture("h264_aac.mp4");
     for offset in [0, 20, 50_000] {
         let message = format!("seekable reader panicked at {offset}");
-        let reader = PanickingReader::new(open_file(&path), offset, &message);
+        let reader = panicking_reader(open_file(&path), offset, &message);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             Demuxer::from_seekable_reader(reader).map(|_| ())
         }));

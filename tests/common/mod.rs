@@ -582,39 +582,64 @@ impl<R: Seek> Seek for OneByteReader<R> {
     }
 }
 
-/// Reads normally until the position reaches `offset`, then fails every read with an
-/// `io::Error` of the chosen kind and message. A read that would cross `offset` is cut
-/// short at it, so the failure happens exactly there. Seeks pass through (and move the
-/// position, so reading before `offset` again works).
+/// What a [`FaultyReader`] does once it reaches its offset.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Fail every read with an `io::Error` of this kind and message.
+    Fail(io::ErrorKind, String),
+    /// Panic with this message (a `String` payload).
+    Panic(String),
+}
+
+/// Reads normally until the position reaches `offset`, then injects its [`Fault`] on every
+/// read. A read that would cross `offset` is cut short at it, so the fault happens exactly
+/// there. Seeks pass through (and move the position, so reading before `offset` again
+/// works).
 #[derive(Debug)]
-pub struct FailingReader<R> {
+pub struct FaultyReader<R> {
     pub inner: R,
     pub position: u64,
     pub offset: u64,
-    pub kind: io::ErrorKind,
-    pub message: String,
-    /// Number of failed reads so far.
-    pub failures: u64,
+    pub fault: Fault,
+    /// Number of faults injected so far.
+    pub faults: u64,
 }
 
-impl<R> FailingReader<R> {
-    pub fn new(inner: R, offset: u64, kind: io::ErrorKind, message: &str) -> Self {
-        FailingReader {
+/// A [`FaultyReader`] that fails with an `io::Error` of `kind` and `message`.
+pub fn failing_reader<R>(
+    inner: R,
+    offset: u64,
+    kind: io::ErrorKind,
+    message: &str,
+) -> FaultyReader<R> {
+    FaultyReader::new(inner, offset, Fault::Fail(kind, message.to_owned()))
+}
+
+/// A [`FaultyReader`] that panics with `message`.
+pub fn panicking_reader<R>(inner: R, offset: u64, message: &str) -> FaultyReader<R> {
+    FaultyReader::new(inner, offset, Fault::Panic(message.to_owned()))
+}
+
+impl<R> FaultyReader<R> {
+    pub fn new(inner: R, offset: u64, fault: Fault) -> Self {
+        FaultyReader {
             inner,
             position: 0,
             offset,
-            kind,
-            message: message.to_owned(),
-            failures: 0,
+            fault,
+            faults: 0,
         }
     }
 }
 
-impl<R: Read> Read for FailingReader<R> {
+impl<R: Read> Read for FaultyReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.position >= self.offset {
-            self.failures += 1;
-            return Err(io::Error::new(self.kind, self.message.clone()));
+            self.faults += 1;
+            match &self.fault {
+                Fault::Fail(kind, message) => return Err(io::Error::new(*kind, message.clone())),
+                Fault::Panic(message) => panic!("{message}"),
+            }
         }
         let room = usize::try_from(self.offset - self.position).unwrap_or(usize::MAX);
         let len = buf.len().min(room);
@@ -624,53 +649,7 @@ impl<R: Read> Read for FailingReader<R> {
     }
 }
 
-impl<R: Seek> Seek for FailingReader<R> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let new = self.inner.seek(pos)?;
-        self.position = new;
-        Ok(new)
-    }
-}
-
-/// Reads normally until the position reaches `offset`, then panics with `message` (as a
-/// `String` payload). Seeks pass through.
-#[derive(Debug)]
-pub struct PanickingReader<R> {
-    pub inner: R,
-    pub position: u64,
-    pub offset: u64,
-    pub message: String,
-    /// Number of times `read` panicked (to check no user code runs after a panic).
-    pub panics: u64,
-}
-
-impl<R> PanickingReader<R> {
-    pub fn new(inner: R, offset: u64, message: &str) -> Self {
-        PanickingReader {
-            inner,
-            position: 0,
-            offset,
-            message: message.to_owned(),
-            panics: 0,
-        }
-    }
-}
-
-impl<R: Read> Read for PanickingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.position >= self.offset {
-            self.panics += 1;
-            panic!("{}", self.message);
-        }
-        let room = usize::try_from(self.offset - self.position).unwrap_or(usize::MAX);
-        let len = buf.len().min(room);
-        let n = self.inner.read(&mut buf[..len])?;
-        self.position += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: Seek> Seek for PanickingReader<R> {
+impl<R: Seek> Seek for FaultyReader<R> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         let new = self.inner.seek(pos)?;
         self.position = new;
