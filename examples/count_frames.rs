@@ -80,8 +80,8 @@ fn builder(args: &Args) -> CustomIoBuilder {
 fn seekable<R: Read + Seek>(args: &Args, reader: R) -> Result<Demuxer<R>, String> {
     let io = builder(args)
         .seekable_reader(reader)
-        .map_err(|e| e.to_string())?;
-    Demuxer::open(io).map_err(|e| e.to_string())
+        .map_err(|e| e.chain())?;
+    Demuxer::open(io).map_err(|e| e.chain())
 }
 
 fn run() -> Result<(), String> {
@@ -100,8 +100,8 @@ fn run() -> Result<(), String> {
         Input::Stdin => {
             let io = builder(&args)
                 .reader(std::io::stdin().lock())
-                .map_err(|e| e.to_string())?;
-            count(Demuxer::open(io).map_err(|e| e.to_string())?)
+                .map_err(|e| e.chain())?;
+            count(Demuxer::open(io).map_err(|e| e.chain())?)
         }
     }
 }
@@ -111,7 +111,7 @@ fn count<R>(mut demuxer: Demuxer<R>) -> Result<(), String> {
     let mut packet = Packet::new();
     while demuxer
         .read_packet_into(&mut packet)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.chain())?
     {
         let index = packet.stream_index();
         if index >= packets.len() {
@@ -153,7 +153,8 @@ fn count<R>(mut demuxer: Demuxer<R>) -> Result<(), String> {
 
 fn main() -> ExitCode {
     // Errors are reported once, by us, as one line.
-    ffio::set_log_level(ffio::LogLevel::Quiet);
+    // SAFETY: nothing else runs FFmpeg yet: main has started no other thread.
+    unsafe { ffio::set_log_level(ffio::LogLevel::Quiet) };
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -109,8 +109,8 @@ fn extract<R: Read + Seek, W: Write>(
 ) -> Result<(u64, u64), String> {
     let io = builder(args)
         .seekable_reader(input)
-        .map_err(|e| e.to_string())?;
-    let mut demuxer = Demuxer::open(io).map_err(|e| e.to_string())?;
+        .map_err(|e| e.chain())?;
+    let mut demuxer = Demuxer::open(io).map_err(|e| e.chain())?;
 
     // `-map 0:v:0`: the first video stream, which must be H.264.
     let video = demuxer
@@ -127,7 +127,7 @@ fn extract<R: Read + Seek, W: Write>(
     // Like `-map 0:v:0`: the other streams' packets are not even read.
     demuxer
         .keep_streams(&[video_index])
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.chain())?;
 
     let io = builder(args)
         .flush_packets(args.flush_packets)
@@ -135,17 +135,17 @@ fn extract<R: Read + Seek, W: Write>(
             inner: output,
             bytes: 0,
         })
-        .map_err(|e| e.to_string())?;
-    let mut muxer = Muxer::new(io, "h264").map_err(|e| e.to_string())?;
+        .map_err(|e| e.chain())?;
+    let mut muxer = Muxer::new(io, "h264").map_err(|e| e.chain())?;
     let video = demuxer.stream(video_index).ok_or("video stream vanished")?;
-    muxer.add_stream_from(&video).map_err(|e| e.to_string())?;
-    muxer.write_header(&[]).map_err(|e| e.to_string())?;
+    muxer.add_stream_from(&video).map_err(|e| e.chain())?;
+    muxer.write_header(&[]).map_err(|e| e.chain())?;
 
     let mut packets = 0u64;
     let mut packet = Packet::new();
     while demuxer
         .read_packet_into(&mut packet)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.chain())?
     {
         if packet.stream_index() != video_index {
             continue;
@@ -153,10 +153,10 @@ fn extract<R: Read + Seek, W: Write>(
         packet.set_stream_index(0);
         muxer
             .write_packet(&mut packet, time_base)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.chain())?;
         packets += 1;
     }
-    let written = muxer.finish().map_err(|e| e.to_string())?;
+    let written = muxer.finish().map_err(|e| e.error().chain())?;
     Ok((packets, written.bytes))
 }
 
@@ -197,7 +197,8 @@ fn to_output<R: Read + Seek>(args: &Args, input: R) -> Result<(u64, u64), String
 }
 
 fn main() -> ExitCode {
-    ffio::set_log_level(ffio::LogLevel::Quiet);
+    // SAFETY: nothing else runs FFmpeg yet: main has started no other thread.
+    unsafe { ffio::set_log_level(ffio::LogLevel::Quiet) };
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

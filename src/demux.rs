@@ -25,10 +25,12 @@ use crate::stream::{stream_at, MediaType, Stream};
 /// # Ok::<(), ffio::Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "options do nothing until passed to `open`"]
 pub struct DemuxerOptions {
     format: Option<String>,
     options: Vec<(String, String)>,
     find_stream_info: bool,
+    format_whitelist: Option<String>,
 }
 
 impl Default for DemuxerOptions {
@@ -37,6 +39,7 @@ impl Default for DemuxerOptions {
             format: None,
             options: Vec::new(),
             find_stream_info: true,
+            format_whitelist: None,
         }
     }
 }
@@ -56,7 +59,12 @@ impl DemuxerOptions {
 
     /// Adds an option for the demuxer or the format context (`avformat_open_input`'s
     /// `options`), e.g. `probesize`. An option FFmpeg does not use fails the open with
-    /// [`Error::UnknownOptions`].
+    /// [`Error::UnknownOptions`], a value it refuses with [`Error::InvalidOption`].
+    ///
+    /// Format-context options are applied by ffio before FFmpeg opens anything, so none
+    /// of them can take the custom I/O away from ffio (a plain `fflags` value keeps
+    /// `AVFMT_FLAG_CUSTOM_IO`). `protocol_whitelist` and `protocol_blacklist` are refused:
+    /// ffio never lets FFmpeg open anything by name.
     pub fn option(mut self, key: &str, value: &str) -> Self {
         self.options.push((key.to_owned(), value.to_owned()));
         self
@@ -68,6 +76,25 @@ impl DemuxerOptions {
     /// [`Demuxer::read_packet`].
     pub fn find_stream_info(mut self, yes: bool) -> Self {
         self.find_stream_info = yes;
+        self
+    }
+
+    /// Accepts only inputs whose format is one of `formats`, FFmpeg's demuxer names (short
+    /// names as `-f` takes them: `"mp4"`, `"mov"`, `"matroska"`, `"webm"`, `"mpegts"`).
+    /// A demuxer serving several names (`mov,mp4,m4a,3gp,3g2,mj2`; `matroska,webm`) is
+    /// accepted when any of its names is listed. Anything else fails at open with
+    /// [`Error::FormatRefused`], before FFmpeg parses more than the probe. FFmpeg's own
+    /// `format_whitelist` option is set too, so the formats it opens for itself obey it.
+    ///
+    /// ```no_run
+    /// # let upload: &[u8] = &[];
+    /// let demuxer = ffio::DemuxerOptions::new()
+    ///     .format_whitelist(&["mp4", "mov", "matroska", "webm"])
+    ///     .open(ffio::CustomIo::seekable_reader(std::io::Cursor::new(upload))?)?;
+    /// # Ok::<(), ffio::Error>(())
+    /// ```
+    pub fn format_whitelist(mut self, formats: &[&str]) -> Self {
+        self.format_whitelist = Some(formats.join(","));
         self
     }
 
@@ -148,34 +175,60 @@ impl<R> Demuxer<R> {
     }
 
     /// Opens the container behind `io` with `options`; see [`DemuxerOptions`].
+    ///
+    /// The format is probed (`av_probe_input_buffer2`) unless given, then checked: formats
+    /// that read their data by name from other files or URLs, and formats outside the
+    /// [format whitelist](DemuxerOptions::format_whitelist), fail with
+    /// [`Error::FormatRefused`] before FFmpeg opens anything. The input is then opened
+    /// (`avformat_open_input`) and, unless disabled, its streams discovered
+    /// (`avformat_find_stream_info`).
     pub fn open_with(mut io: CustomIo<R>, options: &DemuxerOptions) -> Result<Self> {
         if io.is_writer() {
             return Err(Error::InvalidArgument(
                 "a Demuxer needs a reading CustomIo, not a writer".into(),
             ));
         }
-        let input_format = match &options.format {
+        let mut input_format = match &options.format {
             Some(name) => find_input_format(name)?,
             None => ptr::null(),
         };
-        let mut dict = Dictionary::from_pairs(&options.options)?;
-        // SAFETY: no preconditions; null is checked.
-        let mut raw = unsafe { ffi::avformat_alloc_context() };
-        if raw.is_null() {
-            return Err(Error::ffmpeg(
-                "avformat_alloc_context",
-                ffi::AVERROR(libc::ENOMEM),
-            ));
+        let mut pending = PendingContext::new(&io)?;
+        let mut dict = pending.apply_options(&options.options)?;
+        if let Some(list) = &options.format_whitelist {
+            pending.set_option("format_whitelist", list)?;
         }
-        let pb = io.as_ptr();
+        let raw = pending.0;
+        if input_format.is_null() {
+            let pb = io.as_ptr();
+            // SAFETY: `pb` is our reading context and `raw` the format context it will
+            // belong to (a logging context here); a null URL is allowed. The probe reads
+            // through our callbacks and keeps what it read in `pb`'s buffer
+            // (ffio_rewind_with_probe_data), so the open below starts from byte 0, exactly
+            // as avformat_open_input's own probe would.
+            io.call("avformat_open_input", || unsafe {
+                ffi::av_probe_input_buffer2(
+                    pb,
+                    &mut input_format,
+                    ptr::null(),
+                    raw.cast(),
+                    0,
+                    (*raw).format_probesize as std::os::raw::c_uint,
+                )
+            })?;
+            io.forget_initialised();
+        }
+        // SAFETY: a probed or found input format is a valid static description; `raw` is
+        // our context, whose format_whitelist is null or a string FFmpeg owns.
+        unsafe { check_input_format(input_format, (*raw).format_whitelist)? };
+        let mut raw = pending.release();
         let ret = {
-            // SAFETY: `raw` is a fresh format context; giving it our `pb` makes FFmpeg set
-            // AVFMT_FLAG_CUSTOM_IO and leave the AVIOContext to us. With a null URL it reads
-            // only through `pb`. On failure it frees `raw` and nulls it. `input_format` is
-            // null or a static demuxer description; `dict` is a valid dictionary.
+            // SAFETY: `raw` is a fresh format context whose `pb` is ours (so FFmpeg leaves
+            // the AVIOContext to us: AVFMT_FLAG_CUSTOM_IO is set, and set again after the
+            // caller's options, which could have cleared it through `fflags`). With a null
+            // URL it reads only through `pb`. On failure it frees `raw` and nulls it.
+            // `input_format` is a checked static description; `dict` holds only the
+            // options the format context did not take (the demuxer's private ones).
             unsafe {
-                (*raw).pb = pb;
-                (*raw).io_open = Some(crate::io::refuse_io_open);
                 ffi::avformat_open_input(&mut raw, ptr::null(), input_format, dict.as_mut_ptr())
             }
         };
@@ -331,7 +384,7 @@ impl<R> Demuxer<R> {
     /// Reads the next packet; `Ok(None)` at the end of the input. See
     /// [`read_packet_into`](Self::read_packet_into).
     pub fn read_packet(&mut self) -> Result<Option<Packet>> {
-        let mut packet = Packet::new();
+        let mut packet = Packet::try_new()?;
         Ok(self.read_packet_into(&mut packet)?.then_some(packet))
     }
 
@@ -381,8 +434,9 @@ impl<R> Demuxer<R> {
 
     fn seek_raw(&mut self, stream: i32, ts: i64) -> Result<()> {
         let fmt = self.fmt.0.as_ptr();
+        // A seek restarts reading, so it may bring a demuxer whose reader failed back.
         // SAFETY: `fmt` is an open input; the stream index was checked (or is -1).
-        self.io.call("avformat_seek_file", || unsafe {
+        self.io.call_recovering("avformat_seek_file", || unsafe {
             ffi::avformat_seek_file(fmt, stream, i64::MIN, ts, ts, 0)
         })?;
         Ok(())
@@ -444,9 +498,19 @@ impl<R> fmt::Debug for Demuxer<R> {
 }
 
 /// Iterator over a [`Demuxer`]'s packets; see [`Demuxer::packets`].
+#[must_use = "iterators are lazy: nothing is read until the iterator is used"]
 pub struct Packets<'a, R> {
     demuxer: &'a mut Demuxer<R>,
     done: bool,
+}
+
+impl<R> fmt::Debug for Packets<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Packets")
+            .field("demuxer", &self.demuxer)
+            .field("done", &self.done)
+            .finish()
+    }
 }
 
 impl<R> Iterator for Packets<'_, R> {
@@ -471,3 +535,104 @@ impl<R> Iterator for Packets<'_, R> {
 }
 
 impl<R> std::iter::FusedIterator for Packets<'_, R> {}
+
+/// A format context allocated for an input that is not open yet: freed (never closed) on
+/// drop, until [`release`](Self::release) hands it to `avformat_open_input`.
+struct PendingContext(*mut ffi::AVFormatContext);
+
+impl PendingContext {
+    /// A fresh context reading through `io`, confined: FFmpeg may open nothing by name.
+    fn new<R>(io: &CustomIo<R>) -> Result<Self> {
+        // SAFETY: no preconditions; null is checked.
+        let raw = unsafe { ffi::avformat_alloc_context() };
+        if raw.is_null() {
+            return Err(Error::ffmpeg(
+                "avformat_alloc_context",
+                ffi::AVERROR(libc::ENOMEM),
+            ));
+        }
+        let pending = PendingContext(raw);
+        // SAFETY: `raw` is a fresh context we own. `pb` is our reading context, which
+        // outlives it (the Demuxer drops the format context first); the flag tells FFmpeg
+        // the AVIOContext is not its to close.
+        unsafe {
+            (*raw).pb = io.as_ptr();
+            (*raw).flags |= ffi::AVFMT_FLAG_CUSTOM_IO;
+            crate::confine::confine(raw)?;
+        }
+        Ok(pending)
+    }
+
+    /// Applies the caller's format-context options (`probesize`, `fflags`, …) one by one,
+    /// naming the one FFmpeg refuses, and returns the rest (the demuxer's private options,
+    /// which only exist once the format is known) for `avformat_open_input`.
+    fn apply_options(&mut self, options: &[(String, String)]) -> Result<Dictionary> {
+        let mut private = Vec::new();
+        for (key, value) in options {
+            crate::confine::check_option_name(key, value)?;
+            let name = c_string(key, "option name")?;
+            // SAFETY: `self.0` is a valid context with its AVClass; `name` a valid C string.
+            let found =
+                unsafe { ffi::av_opt_find(self.0.cast(), name.as_ptr(), ptr::null(), 0, 0) };
+            if found.is_null() {
+                private.push((key.clone(), value.clone()));
+            } else {
+                self.set_option(key, value)?;
+            }
+        }
+        // SAFETY: `self.0` is valid; a plain `fflags` value may have cleared the flag,
+        // which would make FFmpeg close (free) our AVIOContext.
+        unsafe { (*self.0).flags |= ffi::AVFMT_FLAG_CUSTOM_IO };
+        Dictionary::from_pairs(&private)
+    }
+
+    /// Sets one format-context option (`av_opt_set`).
+    fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
+        let c_key = c_string(key, "option name")?;
+        let c_value = c_string(value, "option value")?;
+        // SAFETY: `self.0` is a valid context; key and value are valid C strings, copied.
+        let ret = unsafe { ffi::av_opt_set(self.0.cast(), c_key.as_ptr(), c_value.as_ptr(), 0) };
+        if ret < 0 {
+            return Err(Error::InvalidOption {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                message: crate::error::av_error_string(ret),
+            });
+        }
+        Ok(())
+    }
+
+    /// Gives up ownership, for `avformat_open_input` (which frees it on failure).
+    fn release(self) -> *mut ffi::AVFormatContext {
+        let raw = self.0;
+        std::mem::forget(self);
+        raw
+    }
+}
+
+impl Drop for PendingContext {
+    fn drop(&mut self) {
+        // SAFETY: we own the context, which was never opened; avformat_free_context frees
+        // it and its options without touching `pb` (ours).
+        unsafe { ffi::avformat_free_context(self.0) };
+    }
+}
+
+/// Refuses input formats ffio cannot demux safely; see [`crate::confine`].
+///
+/// # Safety
+/// `format` must be a valid input format description; `whitelist` null or a C string.
+unsafe fn check_input_format(
+    format: *const ffi::AVInputFormat,
+    whitelist: *const std::os::raw::c_char,
+) -> Result<()> {
+    // SAFETY: per the contract; FFmpeg's names are static C strings.
+    let (name, flags) = unsafe { (CStr::from_ptr((*format).name), (*format).flags) };
+    let name = name.to_string_lossy();
+    let whitelist = (!whitelist.is_null()).then(|| {
+        // SAFETY: non-null, a C string per the contract.
+        let list = unsafe { CStr::from_ptr(whitelist) };
+        list.to_string_lossy().into_owned()
+    });
+    crate::confine::check_input_format(&name, flags, whitelist.as_deref())
+}

@@ -19,9 +19,54 @@ pub enum Error {
     /// Your reader, writer or seeker returned this error from inside an FFmpeg callback.
     ///
     /// This is the very `io::Error` your code returned, with its kind and message, even when
-    /// FFmpeg itself went on to report something else (end of file, invalid data).
-    #[error("I/O error in custom I/O callback: {0}")]
+    /// FFmpeg itself went on to report something else (end of file, invalid data). It is
+    /// this error's [`source`](std::error::Error::source), and, following the Rust API
+    /// guidelines, not repeated in its `Display` text: print the chain (`{e}: {source}`, or
+    /// `anyhow`'s `{:#}`) to see both.
+    ///
+    /// FFmpeg keeps a failed stream's error for good (it reads or writes nothing more), so
+    /// the object it happened to says so on every later call with [`Error::Failed`]. A
+    /// demuxer can be brought back with a successful
+    /// [`seek`](crate::Demuxer::seek), which restarts reading; a muxer cannot.
+    #[error("the custom I/O stream failed")]
     Io(#[source] io::Error),
+
+    /// An earlier call on this object failed in a way FFmpeg does not recover from (your
+    /// reader or writer returned an error, or the muxer's header could not be written),
+    /// and the object was used again. Nothing was attempted; `first` describes that first
+    /// failure.
+    #[error("{call}: not attempted: this object failed earlier ({first})")]
+    Failed {
+        /// The ffio operation that was refused, e.g. `"av_read_frame"`.
+        call: &'static str,
+        /// The `io::ErrorKind` of the first failure, when it was an I/O error of yours.
+        kind: Option<io::ErrorKind>,
+        /// The first failure, as text (with its source chain).
+        first: String,
+    },
+
+    /// An option's value was refused by FFmpeg, e.g. `probesize=bogus`.
+    #[error("invalid value {value:?} for option {key:?}: {message}")]
+    InvalidOption {
+        /// The option's name.
+        key: String,
+        /// The value given.
+        value: String,
+        /// FFmpeg's reason (`av_strerror` text, or ffio's own).
+        message: String,
+    },
+
+    /// The input is in a format ffio does not demux: either one that reads its data by
+    /// name from other files or URLs (concat lists, HLS and DASH manifests, SDP, image
+    /// sequences, …), which ffio never lets FFmpeg open, or one outside the caller's
+    /// [`format_whitelist`](crate::DemuxerOptions::format_whitelist).
+    #[error("the {format:?} format is refused: {reason}")]
+    FormatRefused {
+        /// FFmpeg's name of the format that was probed or asked for.
+        format: String,
+        /// Why.
+        reason: String,
+    },
 
     /// An FFmpeg function returned an error code.
     #[error("{call} failed: {message} (FFmpeg error {code})")]
@@ -99,6 +144,28 @@ impl Error {
             Error::Io(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// The `io::ErrorKind` of your reader's or writer's failure: of the error itself for
+    /// [`Error::Io`], of the first failure for [`Error::Failed`].
+    pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io(e) => Some(e.kind()),
+            Error::Failed { kind, .. } => *kind,
+            _ => None,
+        }
+    }
+
+    /// This error's text followed by its source chain (`"a: b: c"`), for one-line reports.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(e) = source {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            source = e.source();
+        }
+        text
     }
 
     pub(crate) fn ffmpeg(call: &'static str, code: c_int) -> Error {
@@ -196,5 +263,8 @@ mod tests {
         let src = e.source().unwrap().downcast_ref::<io::Error>().unwrap();
         assert_eq!(src.kind(), io::ErrorKind::TimedOut);
         assert_eq!(src.to_string(), "slow disk");
+        // The source is not repeated in the message, so a printed chain says it once.
+        assert!(!e.to_string().contains("slow disk"), "{e}");
+        assert_eq!(e.chain().matches("slow disk").count(), 1, "{}", e.chain());
     }
 }

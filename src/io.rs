@@ -57,29 +57,124 @@ struct State<S> {
     seek_refused: bool,
     /// The stream could not tell its size: later end-relative seeks may fail quietly.
     size_unknown: bool,
+    /// The part of the AVIO buffer known to hold initialised bytes; see [`ReadInit`].
+    read_init: ReadInit,
+}
+
+/// What the read trampoline knows about which bytes of the AVIO buffer are initialised, so
+/// it hands `Read::read` only initialised memory (std allows a safe `Read` to read `buf`
+/// before writing it) while zeroing each byte of a buffer at most once.
+///
+/// Two facts make this work without ever destroying data FFmpeg still needs:
+/// * FFmpeg's buffered data, `buffer..buf_end`, is initialised: it was read or copied from
+///   read data. FFmpeg keeps it when a read returns end of file or an error (to seek back
+///   without reading again), so those bytes are never touched; only the part of the
+///   requested region at or past `buf_end` may need zeroing.
+/// * Past `buf_end`, `av_malloc`'d memory is uninitialised until written. `start..end`
+///   (offsets into the buffer at `buffer`, of `size` bytes) have been zeroed or read into.
+///   FFmpeg may replace the buffer (probing, seekback, resizing), always allocating the
+///   new one before freeing the old, so a different address or size means a new buffer;
+///   the one replacement that happens with no read in between, the probe's
+///   (`ffio_rewind_with_probe_data`, then a shrink that may reuse the old address), is
+///   covered by [`CustomIo::forget_initialised`] right after the probe.
+///
+/// Reads FFmpeg directs into memory outside the AVIO buffer (large `avio_read`s go straight
+/// into the packet) are zeroed every time: that memory is new on each call.
+struct ReadInit {
+    /// The context, to learn the current buffer (null until `CustomIo::new` sets it).
+    ctx: *const ffi::AVIOContext,
+    /// The buffer `start..end` refers to, and its size.
+    buffer: *const u8,
+    size: usize,
+    start: usize,
+    end: usize,
+}
+
+impl ReadInit {
+    /// Makes `ptr[..len]` initialised, zeroing only bytes FFmpeg holds no data in and that
+    /// are not known to be initialised.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writes of `len` bytes, and `self.ctx` null or a live context.
+    unsafe fn prepare(&mut self, ptr: *mut u8, len: usize) {
+        // SAFETY: `ctx` is null or the live context FFmpeg is calling us from; reading
+        // its buffer fields while it waits for this callback is race-free.
+        let (base, size, filled) = match unsafe { self.ctx.as_ref() } {
+            Some(ctx) => (
+                ctx.buffer as usize,
+                usize::try_from(ctx.buffer_size).unwrap_or(0),
+                (ctx.buf_end as usize).wrapping_sub(ctx.buffer as usize),
+            ),
+            None => (0, 0, 0),
+        };
+        let addr = ptr as usize;
+        let offset = addr.wrapping_sub(base);
+        if base == 0 || addr < base || offset > size || len > size - offset || filled > size {
+            // SAFETY: `ptr` is valid for `len` writable bytes (the contract).
+            unsafe { ptr::write_bytes(ptr, 0, len) };
+            return;
+        }
+        if base != self.buffer as usize || size != self.size {
+            (self.buffer, self.size, self.start, self.end) = (base as *const u8, size, 0, 0);
+        }
+        // Buffered data (`..filled`) is initialised; so is `start..end`: zero the rest.
+        let (lo, hi) = (offset.max(filled), offset + len);
+        if lo >= hi {
+            return;
+        }
+        let (start, end) = (self.start, self.end);
+        let zero = |from: usize, to: usize| {
+            if from < to {
+                // SAFETY: `from..to` lies within `lo..hi`, offsets into `ptr[..len]`
+                // (`offset..offset + len`), valid for writes per the contract.
+                unsafe { ptr::write_bytes(ptr.add(from - offset), 0, to - from) };
+            }
+        };
+        if start == end || hi < start || lo > end {
+            zero(lo, hi);
+            (self.start, self.end) = (lo, hi);
+        } else {
+            zero(lo, hi.min(start));
+            zero(lo.max(end), hi);
+            (self.start, self.end) = (start.min(lo), end.max(hi));
+        }
+    }
 }
 
 impl<S> State<S> {
     /// Runs user code on the stream, catching panics, and parks any `io::Error` (when
     /// `latch` is true) or panic. On failure returns the `AVERROR` code for FFmpeg.
+    ///
+    /// Everything user-defined that happens here, the call and the drop of an error that is
+    /// not kept (a custom error payload's `Drop` could panic too), runs inside
+    /// `catch_unwind`, so nothing unwinds into C.
     fn run<T>(&mut self, latch: bool, f: impl FnOnce(&mut S) -> io::Result<T>) -> Result<T, c_int> {
         if self.poisoned {
             return Err(ffi::AVERROR_EXTERNAL);
         }
-        let stream = &mut self.stream;
-        match panic::catch_unwind(AssertUnwindSafe(|| f(stream))) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
+        let State { stream, error, .. } = self;
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| match f(stream) {
+            Ok(value) => Ok(value),
+            Err(e) => {
                 let code = io_error_to_averror(&e);
-                if latch && self.error.is_none() {
-                    self.error = Some(e);
+                if latch && error.is_none() {
+                    *error = Some(e);
+                } else {
+                    drop(e);
                 }
                 Err(code)
             }
+        }));
+        match outcome {
+            Ok(result) => result,
             Err(payload) => {
                 self.poisoned = true;
                 if self.panic.is_none() {
                     self.panic = Some(payload);
+                } else {
+                    // Cannot happen (nothing runs once poisoned), but a second payload's
+                    // Drop could panic outside catch_unwind: leak it rather than risk that.
+                    std::mem::forget(payload);
                 }
                 Err(ffi::AVERROR_EXTERNAL)
             }
@@ -96,6 +191,7 @@ enum Mode {
 
 /// Settings for a [`CustomIo`]; start with [`CustomIo::builder`].
 #[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until it makes a CustomIo"]
 pub struct CustomIoBuilder {
     buffer_size: Option<usize>,
     flush_packets: bool,
@@ -198,6 +294,13 @@ type WriteBuf = *mut u8;
 type WriteFn = unsafe extern "C" fn(*mut c_void, WriteBuf, c_int) -> c_int;
 type SeekFn = unsafe extern "C" fn(*mut c_void, i64, c_int) -> i64;
 
+/// What [`Error::Failed`] says about the first failure.
+#[derive(Clone, Debug)]
+struct Failure {
+    kind: Option<io::ErrorKind>,
+    text: String,
+}
+
 /// An FFmpeg `AVIOContext` that reads from, writes to and seeks in a Rust object `S`.
 ///
 /// `CustomIo` owns three things: the `AVIOContext`, its `av_malloc`'d buffer (which FFmpeg
@@ -230,6 +333,9 @@ pub struct CustomIo<S> {
     ctx: NonNull<ffi::AVIOContext>,
     state: NonNull<State<S>>,
     mode: Mode,
+    /// The first failure FFmpeg cannot recover from, once there was one: every later
+    /// [`call`](Self::call) reports it as [`Error::Failed`] instead of running.
+    failed: Option<Failure>,
     /// `CustomIo` owns an `S` (through `state`).
     _owns: PhantomData<S>,
 }
@@ -300,6 +406,13 @@ impl<S> CustomIo<S> {
             poisoned: false,
             seek_refused: false,
             size_unknown: false,
+            read_init: ReadInit {
+                ctx: ptr::null(),
+                buffer: ptr::null(),
+                size: 0,
+                start: 0,
+                end: 0,
+            },
         });
         // SAFETY: av_malloc may be called with any size; a null return is handled below.
         let buffer = unsafe { ffi::av_malloc(buffer_size as usize) } as *mut u8;
@@ -336,11 +449,14 @@ impl<S> CustomIo<S> {
                 ffi::AVERROR(libc::ENOMEM),
             ));
         };
+        // SAFETY: `state` is live and not shared yet (FFmpeg has not called back).
+        unsafe { (*state).read_init.ctx = ctx.as_ptr() };
         let io = CustomIo {
             ctx,
             // SAFETY: Box::into_raw never returns null.
             state: unsafe { NonNull::new_unchecked(state) },
             mode,
+            failed: None,
             _owns: PhantomData,
         };
         let seekable = matches!(
@@ -445,14 +561,77 @@ impl<S> CustomIo<S> {
     /// 4. otherwise a negative return code becomes [`Error::Ffmpeg`] naming `call` (or
     ///    [`Error::NotSeekable`] when a non-seekable stream was asked to seek).
     ///
-    /// A poisoned context returns [`Error::Poisoned`] without calling `f`.
+    /// A poisoned context returns [`Error::Poisoned`] without calling `f`, a failed one
+    /// (see [`mark_failed`](Self::mark_failed)) [`Error::Failed`]. An [`Error::Io`] marks
+    /// the context failed: FFmpeg latches the error in the AVIOContext and reads or writes
+    /// nothing more.
     #[inline]
     pub(crate) fn call(&mut self, call: &'static str, f: impl FnOnce() -> c_int) -> Result<c_int> {
+        self.usable(call)?;
+        let ret = f();
+        self.after_call(call, ret)
+    }
+
+    /// Like [`call`](Self::call), for a seek that restarts reading: it runs even on a
+    /// failed context, after clearing FFmpeg's latched error and end-of-file state, and
+    /// its success clears the failure. Poisoned contexts still refuse.
+    pub(crate) fn call_recovering(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce() -> c_int,
+    ) -> Result<c_int> {
         if self.state_ref().poisoned {
             return Err(Error::Poisoned);
         }
+        if self.failed.is_some() {
+            // SAFETY: `ctx` is valid and FFmpeg is not running; these are plain fields
+            // that avio_seek would otherwise leave latched (it resets neither on 5.1).
+            unsafe {
+                (*self.ctx.as_ptr()).error = 0;
+                (*self.ctx.as_ptr()).eof_reached = 0;
+            }
+        }
         let ret = f();
-        self.after_call(call, ret)
+        let result = self.after_call(call, ret);
+        if result.is_ok() {
+            self.failed = None;
+        }
+        result
+    }
+
+    /// Forgets which bytes of the AVIO buffer past FFmpeg's buffered data are initialised.
+    /// Called after probing, which replaces the buffer twice without a read in between
+    /// (see `ReadInit`).
+    pub(crate) fn forget_initialised(&mut self) {
+        let init = &mut self.state_mut().read_init;
+        (init.buffer, init.size, init.start, init.end) = (ptr::null(), 0, 0, 0);
+    }
+
+    /// `Err` if the context may not be used: poisoned, or failed earlier.
+    #[inline]
+    pub(crate) fn usable(&self, call: &'static str) -> Result<()> {
+        if self.state_ref().poisoned {
+            return Err(Error::Poisoned);
+        }
+        match &self.failed {
+            None => Ok(()),
+            Some(first) => Err(Error::Failed {
+                call,
+                kind: first.kind,
+                first: first.text.clone(),
+            }),
+        }
+    }
+
+    /// Marks the context failed with `error`, for failures the owner knows FFmpeg cannot
+    /// recover from (a muxer whose header failed). The first failure is kept.
+    pub(crate) fn mark_failed(&mut self, error: &Error) {
+        if self.failed.is_none() {
+            self.failed = Some(Failure {
+                kind: error.io_error_kind(),
+                text: error.chain(),
+            });
+        }
     }
 
     /// The checks of [`call`](Self::call) after FFmpeg returned `ret`.
@@ -477,7 +656,9 @@ impl<S> CustomIo<S> {
         }
         if let Some(e) = state.error.take() {
             state.seek_refused = false;
-            return Err(Error::Io(e));
+            let error = Error::Io(e);
+            self.mark_failed(&error);
+            return Err(error);
         }
         let seek_refused = std::mem::take(&mut state.seek_refused);
         if ret >= 0 {
@@ -575,20 +756,6 @@ fn checked_len(ptr: *const u8, len: c_int) -> Option<usize> {
     (len == 0 || !ptr.is_null()).then_some(len)
 }
 
-/// Borrows FFmpeg's read buffer as a mutable slice (`None` for a bad pointer/size pair).
-///
-/// # Safety
-/// If `ptr` is not null it must be valid for reads and writes of `len` bytes for `'a`, and
-/// nothing else may access that memory during `'a`.
-unsafe fn buffer_mut<'a>(ptr: *mut u8, len: c_int) -> Option<&'a mut [u8]> {
-    let len = checked_len(ptr, len)?;
-    if len == 0 {
-        return Some(&mut []);
-    }
-    // SAFETY: non-null and valid for `len` bytes per the function's contract.
-    Some(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
-}
-
 /// Borrows FFmpeg's write buffer as a slice (`None` for a bad pointer/size pair).
 ///
 /// # Safety
@@ -625,13 +792,16 @@ unsafe extern "C" fn read_trampoline<R: Read>(
 ) -> c_int {
     // SAFETY: FFmpeg passes back the opaque of a CustomIo<R> (installed only for that R).
     let state = unsafe { state_from::<R>(opaque) };
-    // SAFETY: FFmpeg hands us `size` writable bytes at `buf` for the length of the call.
-    let Some(buf) = (unsafe { buffer_mut(buf, size) }) else {
+    let Some(len) = checked_len(buf, size).filter(|&len| len > 0) else {
         return ffi::AVERROR(libc::EINVAL);
     };
-    if buf.is_empty() {
-        return ffi::AVERROR(libc::EINVAL);
-    }
+    // SAFETY: FFmpeg hands us `len` writable bytes at `buf` (non-null: checked_len) for the
+    // length of the call; `read_init.ctx` is this context. After `prepare` they are
+    // initialised, so they may become a `&mut [u8]` for user code.
+    let buf = unsafe {
+        state.read_init.prepare(buf, len);
+        std::slice::from_raw_parts_mut(buf, len)
+    };
     let len = buf.len();
     let result = state.run(true, |r| loop {
         match r.read(buf) {
@@ -666,7 +836,7 @@ unsafe extern "C" fn write_trampoline<W: Write>(
     let state = unsafe { state_from::<W>(opaque) };
     // SAFETY: FFmpeg hands us `size` readable bytes at `buf` for the length of the call; we
     // only read through the slice.
-    let Some(buf) = (unsafe { buffer_ref(buf as *const u8, size) }) else {
+    let Some(buf) = (unsafe { buffer_ref(buf, size) }) else {
         return ffi::AVERROR(libc::EINVAL);
     };
     match state.run(true, |w| w.write_all(buf)) {
@@ -755,25 +925,6 @@ unsafe extern "C" fn refuse_seek_trampoline<S>(
         state.seek_refused = true;
     }
     i64::from(ffi::AVERROR(libc::ESPIPE))
-}
-
-/// `AVFormatContext.io_open` for every format context ffio creates: refuses.
-///
-/// Some demuxers and muxers (HLS, DASH, concat, MOV data references, segmenting muxers)
-/// open further files or URLs on their own. Input handed to ffio is often untrusted, and a
-/// program that supplies its own I/O has said where the bytes come from and go to, so ffio
-/// lets no format open anything else. Runs no user code.
-///
-/// # Safety
-/// Called by FFmpeg only; it touches none of its arguments.
-pub(crate) unsafe extern "C" fn refuse_io_open(
-    _s: *mut ffi::AVFormatContext,
-    _pb: *mut *mut ffi::AVIOContext,
-    _url: *const std::os::raw::c_char,
-    _flags: c_int,
-    _options: *mut *mut ffi::AVDictionary,
-) -> c_int {
-    ffi::AVERROR(libc::EPERM)
 }
 
 fn retry_interrupted<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {

@@ -37,6 +37,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::missing_safety_doc)]
 
+mod confine;
 mod demux;
 mod dict;
 mod error;
@@ -54,7 +55,7 @@ pub use io::{
 };
 pub use limits::set_max_alloc;
 pub use log::{set_log_level, LogLevel};
-pub use mux::{CodecParameters, Muxer};
+pub use mux::{CodecParameters, FinishError, Muxer};
 pub use packet::Packet;
 pub use stream::{MediaType, Rational, Stream};
 

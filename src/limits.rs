@@ -12,9 +12,18 @@ use ffmpeg_sys_next as ffi;
 /// e.g. to 256 MiB, well above what real files need per table.
 ///
 /// The setting applies to the whole process, every thread and every FFmpeg user in it;
-/// call it once at start-up.
-pub fn set_max_alloc(bytes: usize) {
-    // SAFETY: av_max_alloc only stores the value in a global that av_malloc and friends
-    // read; any value is accepted.
+/// call it once at start-up. A cap below a few hundred bytes makes even small FFmpeg
+/// structures fail to allocate; ffio then reports `ENOMEM` errors.
+///
+/// # Safety
+/// `av_max_alloc` writes a plain (non-atomic) C global that every FFmpeg allocation on
+/// every thread reads. No other thread may be running FFmpeg code while this runs: no
+/// ffio object may be in use on another thread, and nothing else in the process may be
+/// calling FFmpeg. Call it at start-up, before spawning threads that use FFmpeg; a later
+/// call needs the same guarantee. (A data race here is undefined behaviour, which is why
+/// this is not a safe function.)
+pub unsafe fn set_max_alloc(bytes: usize) {
+    // SAFETY: the caller guarantees no other thread runs FFmpeg (see above); the function
+    // itself only stores the value.
     unsafe { ffi::av_max_alloc(bytes) };
 }

@@ -23,8 +23,15 @@ pub enum LogLevel {
     Debug,
 }
 
-/// Sets FFmpeg's global log level. It applies to the whole process.
-pub fn set_log_level(level: LogLevel) {
+/// Sets FFmpeg's global log level (`av_log_set_level`). It applies to the whole process.
+///
+/// # Safety
+/// `av_log_set_level` writes a plain (non-atomic) C global that `av_log` reads on every
+/// thread, every time FFmpeg logs. No other thread may be running FFmpeg code while this
+/// runs: no ffio object may be in use on another thread, and nothing else in the process
+/// may be calling FFmpeg. Call it at start-up, before spawning threads that use FFmpeg.
+/// (A data race here is undefined behaviour, which is why this is not a safe function.)
+pub unsafe fn set_log_level(level: LogLevel) {
     let raw = match level {
         LogLevel::Quiet => ffi::AV_LOG_QUIET,
         LogLevel::Fatal => ffi::AV_LOG_FATAL,
@@ -33,6 +40,7 @@ pub fn set_log_level(level: LogLevel) {
         LogLevel::Info => ffi::AV_LOG_INFO,
         LogLevel::Debug => ffi::AV_LOG_DEBUG,
     };
-    // SAFETY: av_log_set_level only stores an int in a global; any value is accepted.
+    // SAFETY: the caller guarantees no other thread runs FFmpeg (see above); the
+    // function itself only stores an int.
     unsafe { ffi::av_log_set_level(raw) };
 }

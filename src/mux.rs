@@ -248,11 +248,21 @@ impl<W: Write> Muxer<W> {
         }
         // SAFETY: `oformat` is a valid static muxer description.
         let (flags, name) = unsafe { ((*oformat).flags, CStr::from_ptr((*oformat).name)) };
+        let name = name.to_string_lossy();
         if flags & ffi::AVFMT_NOFILE != 0 {
-            return Err(Error::InvalidArgument(format!(
-                "the {:?} muxer writes files by itself and cannot write through custom I/O",
-                name.to_string_lossy()
-            )));
+            return Err(Error::FormatRefused {
+                format: name.into_owned(),
+                reason: "this muxer writes files by itself and cannot write through custom I/O"
+                    .into(),
+            });
+        }
+        if REOPENING_FORMATS.contains(&&*name) {
+            return Err(Error::FormatRefused {
+                format: name.into_owned(),
+                reason: "this muxer re-opens its output by name to finish it, which ffio does \
+                         not allow"
+                    .into(),
+            });
         }
         let mut raw = ptr::null_mut();
         // SAFETY: `raw` is an out-pointer; `oformat` is valid; no file name is given, so
@@ -264,14 +274,15 @@ impl<W: Write> Muxer<W> {
         let fmt = NonNull::new(raw).ok_or_else(|| {
             Error::ffmpeg("avformat_alloc_output_context2", ffi::AVERROR(libc::ENOMEM))
         })?;
+        let fmt = OutputContext(fmt);
         // SAFETY: `fmt` is a fresh output context we own. Its `pb` is our context, which
-        // avformat_free_context never frees; io_open refuses any attempt to open more.
+        // avformat_free_context never frees; confinement makes FFmpeg open nothing more.
         unsafe {
-            (*fmt.as_ptr()).pb = io.as_ptr();
-            (*fmt.as_ptr()).io_open = Some(crate::io::refuse_io_open);
+            (*fmt.0.as_ptr()).pb = io.as_ptr();
+            crate::confine::confine(fmt.0.as_ptr())?;
         }
         Ok(Muxer {
-            fmt: OutputContext(fmt),
+            fmt,
             io,
             header_written: false,
             time_bases: Vec::new(),
@@ -353,26 +364,39 @@ impl<W: Write> Muxer<W> {
 
     /// Writes the container header (`avformat_init_output`, then `avformat_write_header`).
     ///
-    /// `options` are muxer or format options such as `("movflags", "+faststart")`. They are
-    /// checked before anything is written: one FFmpeg does not recognise gives
-    /// [`Error::UnknownOptions`].
+    /// `options` are muxer or format options such as `("movflags", "frag_keyframe")`.
+    /// They are checked before anything is written: one FFmpeg does not recognise gives
+    /// [`Error::UnknownOptions`]. Options that would make FFmpeg open something by name
+    /// are refused (the protocol lists, `movflags` with `faststart`, however spelt).
+    ///
+    /// If FFmpeg fails here, it has torn the muxer down: the muxer is then failed, and
+    /// every later call returns [`Error::Failed`] naming this error, without touching
+    /// FFmpeg. An output format that needs a seekable output gives
+    /// [`Error::NotSeekable`] on a plain writer, and only when the same streams and
+    /// options are accepted on a seekable one.
     pub fn write_header(&mut self, options: &[(&str, &str)]) -> Result<()> {
         if self.header_written {
             return Err(Error::InvalidArgument(
                 "the header was already written".into(),
             ));
         }
+        self.io.usable("avformat_write_header")?;
         if self.stream_count() == 0 {
             return Err(Error::InvalidArgument(
                 "a muxer needs at least one stream".into(),
             ));
         }
         self.check_options(options)?;
-        let pairs: Vec<(String, String)> = options
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let mut dict = Dictionary::from_pairs(&pairs)?;
+        let result = self.init_and_write_header(options);
+        match &result {
+            Ok(()) => self.header_written = true,
+            Err(e) => self.io.mark_failed(e),
+        }
+        result
+    }
+
+    fn init_and_write_header(&mut self, options: &[(&str, &str)]) -> Result<()> {
+        let mut dict = options_dict(options)?;
         let fmt = self.fmt.0.as_ptr();
         let opts = dict.as_mut_ptr();
         // SAFETY: `fmt` is a valid output context with streams; `opts` points to our
@@ -380,25 +404,37 @@ impl<W: Write> Muxer<W> {
         let init = self.io.call("avformat_init_output", || unsafe {
             ffi::avformat_init_output(fmt, opts)
         });
-        match init {
-            Err(Error::Ffmpeg { code, message, .. })
-                if code == ffi::AVERROR(libc::EINVAL)
-                    && !self.io.is_seekable()
-                    && is_mov_family(self.format_name()) =>
-            {
-                // movenc refuses unseekable output unless it is fragmented.
-                return Err(Error::NotSeekable {
-                    call: "avformat_init_output",
-                    message,
-                    remedy: MP4_REMEDY,
-                });
-            }
-            other => other?,
-        };
+        if let Err(e) = init {
+            return Err(match e {
+                Error::Ffmpeg { code, message, .. }
+                    if code == ffi::AVERROR(libc::EINVAL)
+                        && !self.io.is_seekable()
+                        && self.seekable_output_would_work(options) =>
+                {
+                    Error::NotSeekable {
+                        call: "avformat_init_output",
+                        message,
+                        remedy: SEEKABLE_REMEDY,
+                    }
+                }
+                other => other,
+            });
+        }
         dict.ensure_consumed("avformat_init_output")?;
-        // Mark first: if writing fails the muxer is unusable either way, and `finish` must
-        // not write a header a second time.
-        self.header_written = true;
+        if let Some(reopen) = self.reopen_requested() {
+            return Err(Error::InvalidOption {
+                key: reopen.option.into(),
+                value: options
+                    .iter()
+                    .find(|(k, _)| *k == reopen.option)
+                    .map_or_else(String::new, |(_, v)| (*v).to_owned()),
+                message: format!(
+                    "{} makes FFmpeg re-open the output by name for a second pass, which \
+                     ffio does not allow; {}",
+                    reopen.what, reopen.remedy
+                ),
+            });
+        }
         // SAFETY: `fmt` was initialised by avformat_init_output; no options remain.
         self.io.call("avformat_write_header", || unsafe {
             ffi::avformat_write_header(fmt, ptr::null_mut())
@@ -409,14 +445,79 @@ impl<W: Write> Muxer<W> {
         Ok(())
     }
 
+    /// Whether a muxer of the same format, streams and options initialises on a seekable
+    /// output: then the failure on this plain writer is the missing seek.
+    fn seekable_output_would_work(&self, options: &[(&str, &str)]) -> bool {
+        let Ok(io) = CustomIo::seekable_writer(std::io::Cursor::new(Vec::new())) else {
+            return false;
+        };
+        let Ok(mut trial) = Muxer::with_format(io, self.raw().oformat) else {
+            return false;
+        };
+        for stream in (0..self.stream_count()).filter_map(|i| self.stream(i)) {
+            if trial
+                .add_stream_raw(stream.codecpar(), Some(stream.time_base()))
+                .is_err()
+            {
+                return false;
+            }
+        }
+        let Ok(mut dict) = options_dict(options) else {
+            return false;
+        };
+        let fmt = trial.fmt.0.as_ptr();
+        let opts = dict.as_mut_ptr();
+        // SAFETY: `fmt` is the trial's valid output context with streams; `opts` our
+        // dictionary. The trial is dropped (freed, deinitialised) right after.
+        let init = trial.io.call("avformat_init_output", || unsafe {
+            ffi::avformat_init_output(fmt, opts)
+        });
+        init.is_ok()
+    }
+
+    /// The first muxer option in [`REOPENING_OPTIONS`] that ended up set, whatever form it
+    /// was given in (`+faststart`, a number, `all`): read back from the initialised muxer.
+    fn reopen_requested(&self) -> Option<&'static ReopeningOption> {
+        let priv_data = self.raw().priv_data;
+        if priv_data.is_null() {
+            return None;
+        }
+        REOPENING_OPTIONS.iter().find(|o| {
+            // SAFETY: `priv_data` is the muxer's private context, whose first field is its
+            // AVClass (FFmpeg's rule for objects with options); av_opt_find and
+            // av_opt_get_int only read it. Options this muxer lacks give null / an error.
+            unsafe {
+                if ffi::av_opt_find(priv_data, o.c_option.as_ptr(), ptr::null(), 0, 0).is_null() {
+                    return false;
+                }
+                let mut value = 0i64;
+                if ffi::av_opt_get_int(priv_data, o.c_option.as_ptr(), 0, &mut value) < 0 {
+                    return false;
+                }
+                match o.flag {
+                    None => value != 0,
+                    Some(flag) => {
+                        let constant =
+                            ffi::av_opt_find(priv_data, flag.as_ptr(), o.c_option.as_ptr(), 0, 0);
+                        !constant.is_null() && value & (*constant).default_val.i64_ != 0
+                    }
+                }
+            }
+        })
+    }
+
     /// Writes one packet, interleaved with the others by dts (`av_interleaved_write_frame`).
     ///
     /// The packet's [`stream_index`](Packet::stream_index) must be an output stream index;
     /// its timestamps are in `time_base` (the source stream's) and are rescaled to the
     /// output stream's time base. The muxer takes the packet's data: `packet` is left empty,
     /// ready for reuse.
+    ///
+    /// After your writer failed (or the header did), this returns [`Error::Failed`]
+    /// naming that first error: FFmpeg writes nothing more once its output failed.
     pub fn write_packet(&mut self, packet: &mut Packet, time_base: Rational) -> Result<()> {
         if !self.header_written {
+            self.io.usable("av_interleaved_write_frame")?;
             return Err(Error::InvalidArgument(
                 "write_header must be called before write_packet".into(),
             ));
@@ -442,23 +543,36 @@ impl<W: Write> Muxer<W> {
     /// flushes FFmpeg's buffer and your writer, and returns the writer.
     ///
     /// Every error met on the way is reported, including writes that failed earlier and
-    /// were deferred by FFmpeg's buffering.
-    pub fn finish(mut self) -> Result<W> {
+    /// were deferred by FFmpeg's buffering. On error your writer comes back too, inside
+    /// the [`FinishError`] (a partial file to delete, a socket to reuse); `?` turns it
+    /// into a plain [`Error`]. A muxer whose header or writer failed earlier does not try
+    /// to write the trailer.
+    pub fn finish(mut self) -> Result<W, FinishError<W>> {
+        let result = self.write_trailer_and_flush();
+        let Muxer { fmt, io, .. } = self;
+        drop(fmt); // before the AVIOContext it points to
+        let writer = io.into_inner();
+        match result {
+            Ok(()) => Ok(writer),
+            Err(error) => Err(FinishError { error, writer }),
+        }
+    }
+
+    fn write_trailer_and_flush(&mut self) -> Result<()> {
         if !self.header_written {
+            self.io.usable("av_write_trailer")?;
             return Err(Error::InvalidArgument(
                 "finish called before write_header: nothing was written".into(),
             ));
         }
         let fmt = self.fmt.0.as_ptr();
         self.io.call("av_write_trailer", || {
-            // SAFETY: `fmt` has its header written; the trailer is written once (`self` is
-            // consumed).
+            // SAFETY: `fmt` has its header written (successfully: a failed header marks
+            // the io failed, and `call` then refuses); the trailer is written once
+            // (`finish` consumes the muxer).
             unsafe { ffi::av_write_trailer(fmt) }
         })?;
-        self.io.flush()?;
-        let Muxer { fmt, io, .. } = self;
-        drop(fmt); // before the AVIOContext it points to
-        Ok(io.into_inner())
+        self.io.flush()
     }
 
     /// The [`CustomIo`] the muxer writes through.
@@ -473,11 +587,12 @@ impl<W: Write> Muxer<W> {
 }
 
 impl<W: Write> Muxer<W> {
-    /// Refuses, before FFmpeg sees them, options it would not recognise and options custom
-    /// I/O cannot honour.
+    /// Refuses, before FFmpeg sees them, options it would not recognise and options that
+    /// would let it open resources by name.
     fn check_options(&self, options: &[(&str, &str)]) -> Result<()> {
         let mut unknown = Vec::new();
         for (key, value) in options {
+            crate::confine::check_option_name(key, value)?;
             let name = c_string(key, "option name")?;
             // SAFETY: `fmt` is a valid output context whose class (and, through
             // AV_OPT_SEARCH_CHILDREN, its muxer's private class) describes its options;
@@ -493,13 +608,6 @@ impl<W: Write> Muxer<W> {
             };
             if found.is_null() {
                 unknown.push((*key).to_owned());
-            } else if *key == "movflags" && value.contains("faststart") {
-                return Err(Error::InvalidArgument(
-                    "movflags=faststart makes FFmpeg re-open the output by name for a second \
-                     pass, which custom I/O cannot do; write fragmented MP4 \
-                     (movflags=frag_keyframe+empty_moov) or a plain MP4 into a seekable writer"
-                        .into(),
-                ));
             }
         }
         if unknown.is_empty() {
@@ -513,16 +621,126 @@ impl<W: Write> Muxer<W> {
     }
 }
 
-/// What to do when a MOV-family muxer meets an unseekable writer.
-const MP4_REMEDY: &str = "use a seekable writer (Write + Seek, e.g. Cursor<Vec<u8>> or File), \
-     or fragmented MP4: movflags=frag_keyframe+empty_moov";
+/// The options of `write_header` as an FFmpeg dictionary.
+fn options_dict(options: &[(&str, &str)]) -> Result<Dictionary> {
+    let pairs: Vec<(String, String)> = options
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Dictionary::from_pairs(&pairs)
+}
 
-/// The muxers built on FFmpeg's movenc (`mov_init`), which need seeking unless fragmented.
-fn is_mov_family(name: &str) -> bool {
-    matches!(
-        name,
-        "mov" | "mp4" | "3gp" | "3g2" | "psp" | "ipod" | "ismv" | "f4v" | "avif"
-    )
+/// A muxer option with which FFmpeg re-opens the output by name (`io_open` on the URL) to
+/// move data in a second pass; ffio refuses it after `avformat_init_output`, before
+/// anything is written.
+struct ReopeningOption {
+    /// The private option, as the user writes it.
+    option: &'static str,
+    c_option: &'static std::ffi::CStr,
+    /// For flags options, the named constant (bit) that does it; `None` for booleans.
+    flag: Option<&'static std::ffi::CStr>,
+    what: &'static str,
+    remedy: &'static str,
+}
+
+/// Every such option of the muxers that write through their `pb` (read from libavformat
+/// 5.1 to 9.0: movenc, flvenc, matroskaenc all shift data through `io_open`).
+const REOPENING_OPTIONS: &[ReopeningOption] = &[
+    ReopeningOption {
+        option: "movflags",
+        c_option: c"movflags",
+        flag: Some(c"faststart"),
+        what: "movflags=faststart",
+        remedy: "write fragmented MP4 (movflags=frag_keyframe+empty_moov), or a plain MP4 \
+                 into a seekable writer",
+    },
+    ReopeningOption {
+        option: "movflags",
+        c_option: c"movflags",
+        flag: Some(c"global_sidx"),
+        what: "movflags=global_sidx",
+        remedy: "leave global_sidx out",
+    },
+    ReopeningOption {
+        option: "flvflags",
+        c_option: c"flvflags",
+        flag: Some(c"add_keyframe_index"),
+        what: "flvflags=add_keyframe_index",
+        remedy: "leave add_keyframe_index out",
+    },
+    ReopeningOption {
+        option: "cues_to_front",
+        c_option: c"cues_to_front",
+        flag: None,
+        what: "cues_to_front",
+        remedy: "reserve space for the cues instead (reserve_index_space)",
+    },
+];
+
+/// Output formats that always re-open their output by name (besides `AVFMT_NOFILE` ones).
+const REOPENING_FORMATS: &[&str] = &["film_cpk"];
+
+/// What to do when a muxer needs to seek and the writer cannot.
+const SEEKABLE_REMEDY: &str =
+    "use a seekable writer (Write + Seek, e.g. Cursor<Vec<u8>> or File), \
+     or a streamable format; for MP4, fragmented output: movflags=frag_keyframe+empty_moov";
+
+/// The error of [`Muxer::finish`]: what went wrong, and your writer, given back.
+///
+/// `?` converts it into a plain [`Error`] (dropping the writer); keep the writer with
+/// [`into_parts`](Self::into_parts) or [`into_inner`](Self::into_inner), like
+/// `std::io::IntoInnerError`.
+pub struct FinishError<W> {
+    error: Error,
+    writer: W,
+}
+
+impl<W> FinishError<W> {
+    /// What went wrong.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// What went wrong, dropping the writer.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// Your writer, with whatever reached it, dropping the error.
+    pub fn into_inner(self) -> W {
+        self.writer
+    }
+
+    /// The error and your writer.
+    pub fn into_parts(self) -> (Error, W) {
+        (self.error, self.writer)
+    }
+}
+
+impl<W> From<FinishError<W>> for Error {
+    fn from(e: FinishError<W>) -> Error {
+        e.error
+    }
+}
+
+impl<W> fmt::Debug for FinishError<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FinishError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> fmt::Display for FinishError<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<W> std::error::Error for FinishError<W> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
 }
 
 impl<W: Write + Seek> Muxer<W> {

@@ -26,20 +26,43 @@ unsafe impl Sync for Packet {}
 impl Packet {
     /// An empty packet.
     ///
-    /// # Panics
-    /// If FFmpeg cannot allocate the (small) `AVPacket` struct, like `Box::new` would.
+    /// If FFmpeg cannot allocate the (small) `AVPacket` struct, this aborts the process
+    /// like `Box::new` does (`handle_alloc_error`); [`try_new`](Self::try_new) returns an
+    /// error instead, which matters when [`set_max_alloc`](crate::set_max_alloc) is set
+    /// very low. ffio's own reads use `try_new`.
     pub fn new() -> Self {
+        match Self::try_new() {
+            Ok(packet) => packet,
+            Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<ffi::AVPacket>()),
+        }
+    }
+
+    /// An empty packet, or `ENOMEM` as [`Error::Ffmpeg`] if FFmpeg cannot allocate one
+    /// (`av_packet_alloc`).
+    pub fn try_new() -> Result<Self> {
         // SAFETY: av_packet_alloc has no preconditions; null (out of memory) is checked.
         let raw = unsafe { ffi::av_packet_alloc() };
-        match NonNull::new(raw) {
-            Some(raw) => Packet { raw },
-            None => std::alloc::handle_alloc_error(std::alloc::Layout::new::<ffi::AVPacket>()),
-        }
+        NonNull::new(raw)
+            .map(|raw| Packet { raw })
+            .ok_or_else(|| Error::ffmpeg("av_packet_alloc", ffi::AVERROR(libc::ENOMEM)))
+    }
+
+    /// A new packet referring to the same data (`av_packet_ref`: the payload is shared,
+    /// reference-counted, not copied, unless this packet's data is not reference-counted)
+    /// with the same timestamps, flags and side data. `Clone` does the same and aborts on
+    /// allocation failure, like `Vec::clone`.
+    pub fn try_clone(&self) -> Result<Self> {
+        let packet = Packet::try_new()?;
+        // SAFETY: `packet` is blank and valid, `self` is valid; av_packet_ref makes the new
+        // packet hold its own reference (or copy) and only reads `self`.
+        let ret = unsafe { ffi::av_packet_ref(packet.as_ptr(), self.as_ptr()) };
+        crate::error::check("av_packet_ref", ret)?;
+        Ok(packet)
     }
 
     /// A packet holding a copy of `data`, with no timestamps, for stream 0.
     pub fn from_data(data: &[u8]) -> Result<Self> {
-        let packet = Packet::new();
+        let packet = Packet::try_new()?;
         let size = i32::try_from(data.len())
             .map_err(|_| Error::InvalidArgument(format!("packet of {} bytes", data.len())))?;
         // SAFETY: the packet is valid and empty; av_new_packet allocates `size` bytes (plus
@@ -160,6 +183,15 @@ impl Packet {
 
 fn ts(value: i64) -> Option<i64> {
     (value != ffi::AV_NOPTS_VALUE).then_some(value)
+}
+
+impl Clone for Packet {
+    fn clone(&self) -> Self {
+        match self.try_clone() {
+            Ok(packet) => packet,
+            Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<ffi::AVPacket>()),
+        }
+    }
 }
 
 impl Default for Packet {

@@ -8,7 +8,7 @@ use std::io::Cursor;
 use std::sync::mpsc;
 use std::thread;
 
-use common::{fixture, remux, READABLE as FIXTURES};
+use common::{fixture, quiet, remux, READABLE as FIXTURES};
 use ffio::{CustomIo, Demuxer, Muxer, Packet, Rational};
 
 // Compile-time checks: these fail to build if Demuxer or Muxer stop being Send for the
@@ -53,7 +53,7 @@ fn remux_ts(name: &str) -> Vec<u8> {
 
 #[test]
 fn many_demuxers_and_muxers_on_many_threads() {
-    ffio::set_log_level(ffio::LogLevel::Quiet);
+    quiet();
     let expected_demux: Vec<Summary> = FIXTURES.iter().map(|n| demux_file(n)).collect();
     let expected_mux: Vec<Vec<u8>> = FIXTURES[..6].iter().map(|n| remux_ts(n)).collect();
     assert!(expected_demux.iter().all(|s| !s.is_empty()));
@@ -82,7 +82,7 @@ fn many_demuxers_and_muxers_on_many_threads() {
 
 #[test]
 fn demuxers_and_muxers_move_between_threads_mid_stream() {
-    ffio::set_log_level(ffio::LogLevel::Quiet);
+    quiet();
     for name in ["h264_aac.mp4", "h264_aac.ts", "h264_aac.mkv"] {
         let want = demux_file(name);
         let want_ts = remux_ts(name);

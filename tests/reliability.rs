@@ -700,6 +700,7 @@ fn corrupt_input_gives_errors_with_messages_never_panics() {
 
 #[test]
 fn examples_on_corrupt_input_exit_0_or_1_never_crash() {
+    quiet();
     let inputs = corrupt_inputs();
     let (count, extract) = (example("count_frames"), example("extract_h264"));
     let out_file = scratch("extract-out.h264");
@@ -729,6 +730,7 @@ fn examples_on_corrupt_input_exit_0_or_1_never_crash() {
 
 #[test]
 fn ffprobe_sanity_for_the_fault_fixtures() {
+    quiet();
     // The offsets above rely on ffprobe's packet positions: check they are inside the file.
     for name in READABLE {
         let size = fixture_bytes(name).len() as u64;

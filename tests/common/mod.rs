@@ -119,13 +119,17 @@ pub fn remux<W: std::io::Write>(
         let time_base = time_bases[packet.stream_index()];
         muxer.write_packet(&mut packet, time_base)?;
     }
-    muxer.finish()
+    Ok(muxer.finish()?)
 }
 
 /// Silences FFmpeg's own logging (process-wide) so expected failures do not clutter the
-/// test output.
+/// test output. Every test calls it before its first FFmpeg call.
 pub fn quiet() {
-    ffio::set_log_level(ffio::LogLevel::Quiet);
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    // SAFETY: every test of the binaries that include this module calls `quiet()` before
+    // it uses FFmpeg, and `Once` makes the single write happen before any caller returns,
+    // so no FFmpeg code runs on another thread while the level is set.
+    QUIET.call_once(|| unsafe { ffio::set_log_level(ffio::LogLevel::Quiet) });
 }
 
 // ---------------------------------------------------------------------------------------

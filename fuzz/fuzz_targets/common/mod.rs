@@ -71,10 +71,12 @@ pub const MAX_ALLOC: usize = 256 << 20;
 /// hook libfuzzer-sys installs, whatever the order of its initialisation.
 pub fn init() {
     INIT.call_once(|| {
-        ffio::set_log_level(ffio::LogLevel::Quiet);
-        // SAFETY: av_max_alloc only stores a size_t in a global, before any FFmpeg call of
-        // this process allocates (the fuzz targets run on one thread).
-        unsafe { ffio::sys::av_max_alloc(MAX_ALLOC) };
+        // SAFETY: both only store a global, before any FFmpeg call of this process (the
+        // fuzz targets run on one thread, and this is their first run).
+        unsafe {
+            ffio::set_log_level(ffio::LogLevel::Quiet);
+            ffio::set_max_alloc(MAX_ALLOC);
+        }
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if info.payload().is::<InjectedPanic>() {
