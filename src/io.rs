@@ -530,7 +530,8 @@ impl<S> CustomIo<S> {
     /// buffer is **not** written: finish muxing first ([`Muxer::finish`](crate::Muxer::finish)
     /// does).
     pub fn into_inner(self) -> S {
-        let this = ManuallyDrop::new(self);
+        let mut this = ManuallyDrop::new(self);
+        drop(this.failed.take());
         // SAFETY: `this` is never used or dropped again after these two calls, so the
         // context is freed exactly once and the state box reclaimed exactly once.
         unsafe {

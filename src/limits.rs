@@ -15,6 +15,11 @@ use ffmpeg_sys_next as ffi;
 /// call it once at start-up. A cap below a few hundred bytes makes even small FFmpeg
 /// structures fail to allocate; ffio then reports `ENOMEM` errors.
 ///
+/// ```compile_fail
+/// // Not a safe function: it needs an `unsafe` block and the guarantee below.
+/// ffio::set_max_alloc(256 << 20);
+/// ```
+///
 /// # Safety
 /// `av_max_alloc` writes a plain (non-atomic) C global that every FFmpeg allocation on
 /// every thread reads. No other thread may be running FFmpeg code while this runs: no

@@ -25,6 +25,11 @@ pub enum LogLevel {
 
 /// Sets FFmpeg's global log level (`av_log_set_level`). It applies to the whole process.
 ///
+/// ```compile_fail
+/// // Not a safe function: it needs an `unsafe` block and the guarantee below.
+/// ffio::set_log_level(ffio::LogLevel::Quiet);
+/// ```
+///
 /// # Safety
 /// `av_log_set_level` writes a plain (non-atomic) C global that `av_log` reads on every
 /// thread, every time FFmpeg logs. No other thread may be running FFmpeg code while this
