@@ -11,7 +11,8 @@
 #   FUZZ_SANITIZER  cargo fuzz's --sanitizer (default address)
 #
 # Installs what it needs (scripts/setup.sh, then cargo-fuzz if missing), seeds each
-# target's corpus (fuzz/corpus/TARGET, git-ignored) from tests/data at every run, runs the
+# target's corpus (fuzz/corpus/TARGET, git-ignored) from tests/data and tests/data/hostile
+# at every run, with the keywords of fuzz/hostile.dict (-dict), runs the
 # targets and exits non-zero if any of them found a crash, a timeout (-timeout, seconds per
 # input) or an out-of-memory (-rss_limit_mb), i.e. if it failed or left a new input in
 # fuzz/artifacts/TARGET/. Reproduce one with
@@ -53,10 +54,13 @@ flaky_headers=(
   '\x02\x00\x00\x00\x00\x00\x00\x00' # size query fails (Other)
   '\x00\x00\x00\x03\x00\x0f\x00\x00' # 3rd read panics
 )
+# tests/data/hostile holds inputs that try to make FFmpeg open files, URLs and sockets by
+# name (tests/hostile.rs); fuzz/hostile.dict gives libFuzzer their keywords.
 seed_dir() { mkdir -p "fuzz/corpus/$1"; }
 for target in "${targets[@]}"; do
   seed_dir "$target"
-  for fixture in tests/data/*; do
+  for fixture in tests/data/* tests/data/hostile/*; do
+    [ -f "$fixture" ] || continue
     case "$fixture" in *.sh) continue ;; esac
     name="seed-$(basename "$fixture")"
     case "$target" in
@@ -92,6 +96,7 @@ for target in "${targets[@]}"; do
   # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
   cargo fuzz run --sanitizer "$sanitizer" "$target" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -dict=fuzz/hostile.dict \
     ${FUZZ_ARGS:-} >"fuzz/logs/$target.log" 2>&1 || status=$?
   # Totals: "Done N runs in S second(s)" and stat:: lines, or in fork mode the last status
   # line ("#N: cov: … exec/s: … oom/timeout/crash: …").

@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   pkg-config clang libclang-dev
   libavformat-dev libavcodec-dev libavutil-dev
-  ffmpeg python3
+  ffmpeg python3 strace
 )
 
 missing=()
