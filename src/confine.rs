@@ -55,6 +55,12 @@ const READS_BY_NAME: &[(&str, &str)] = &[
         "imf",
         "its composition playlist names track files, which it would open by name",
     ),
+    (
+        "vobsub",
+        "it reads the subtitle data from a .sub file, which it would open by name",
+    ),
+    ("avisynth", "it runs a script, which opens files by name"),
+    ("vapoursynth", "it runs a script, which opens files by name"),
 ];
 
 /// Confines a fresh format context: `io_open` refuses, and the protocol whitelist lists
@@ -177,7 +183,9 @@ mod tests {
         let err = check_input_format("concat", 0, None).unwrap_err();
         assert!(err.to_string().contains("concat"), "{err}");
         assert!(check_input_format("image2", ffi::AVFMT_NOFILE as c_int, None).is_err());
-        assert!(check_input_format("hls", 0, None).is_err());
+        for name in ["hls", "dash", "sdp", "imf", "vobsub", "vapoursynth"] {
+            assert!(check_input_format(name, 0, None).is_err(), "{name}");
+        }
         assert!(check_input_format("mov,mp4,m4a,3gp,3g2,mj2", 0, None).is_ok());
     }
 

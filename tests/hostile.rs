@@ -393,12 +393,22 @@ static CASES: &[Case] = &[
     },
     // imf demuxer (probed from "<CompositionPlaylist" + "ContentTitle>"): opens
     // ASSETMAP.xml beside the playlist, then the track files.
+    // FFmpeg 5.1 does not probe it (ffprobe: invalid data), so it is also forced.
     file(
         "imf_cpl",
         "imf_cpl.xml",
         "an IMF composition playlist: ASSETMAP.xml, track files",
-        Some("imf"),
+        None,
     ),
+    Case {
+        name: "imf_forced",
+        input: Input::File("imf_cpl.xml"),
+        tries: "the IMF composition playlist with the format forced to imf",
+        format: Some("imf"),
+        options: &[],
+        ports: &[],
+        refused: Some("imf"),
+    },
 ];
 
 fn hostile_dir() -> PathBuf {

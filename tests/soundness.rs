@@ -39,7 +39,7 @@ impl Write for FailingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.calls += 1;
         if self.calls >= self.fail_at {
-            return Err(io::Error::new(io::ErrorKind::Other, "disk full"));
+            return Err(io::Error::other("disk full"));
         }
         self.out.write(buf)
     }
@@ -321,7 +321,7 @@ impl<R: Read> Read for SizeErrorPanicsOnDrop<R> {
 impl<R: Seek> Seek for SizeErrorPanicsOnDrop<R> {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         match pos {
-            SeekFrom::End(_) => Err(io::Error::new(io::ErrorKind::Other, PanicOnDrop)),
+            SeekFrom::End(_) => Err(io::Error::other(PanicOnDrop)),
             other => self.0.seek(other),
         }
     }
