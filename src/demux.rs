@@ -123,10 +123,13 @@ impl DemuxerOptions {
 /// # }
 /// ```
 ///
-/// Errors from your reader come back as [`Error::Io`], panics in it are resumed from the
-/// call that ran it. Formats that would open further files or URLs by themselves (HLS
-/// playlists, MOV data references, …) are not allowed to: ffio reads only through your
-/// reader. `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
+/// Errors from your reader come back as [`Error::Io`] (after which the demuxer is
+/// [failed](Error::Failed) until a successful [`seek`](Demuxer::seek)), panics in it are
+/// resumed from the call that ran it. Nothing is ever opened by name: formats that would
+/// open further files, URLs or sockets by themselves (concat lists, HLS and DASH
+/// manifests, SDP, …) are refused at open with [`Error::FormatRefused`], and FFmpeg may
+/// open nothing else either (MOV data references, protocols): ffio reads only through
+/// your reader. See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
 pub struct Demuxer<R> {
     /// Declared before `io`: fields drop in order, so the input is closed before the
@@ -401,7 +404,10 @@ impl<R> Demuxer<R> {
     /// from the start of the file like the `ffmpeg` CLI's `-ss`: the container's start time
     /// (1.4 s in a typical MPEG-TS) is added (`avformat_seek_file` on all streams).
     ///
-    /// Needs a seekable reader for most formats ([`Error::NotSeekable`] otherwise).
+    /// Needs a seekable reader for most formats ([`Error::NotSeekable`] otherwise). A
+    /// successful seek also brings back a demuxer that [failed](Error::Failed) because its
+    /// reader returned an error: FFmpeg's latched error is cleared and reading restarts at
+    /// the new position.
     pub fn seek(&mut self, position: Duration) -> Result<()> {
         let start = self.raw().start_time;
         let start = if start == ffi::AV_NOPTS_VALUE {
