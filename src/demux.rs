@@ -208,7 +208,7 @@ impl<R> Demuxer<R> {
             // through our callbacks and keeps what it read in `pb`'s buffer
             // (ffio_rewind_with_probe_data), so the open below starts from byte 0, exactly
             // as avformat_open_input's own probe would.
-            io.call("avformat_open_input", || unsafe {
+            let probed = io.call("avformat_open_input", || unsafe {
                 ffi::av_probe_input_buffer2(
                     pb,
                     &mut input_format,
@@ -217,6 +217,14 @@ impl<R> Demuxer<R> {
                     0,
                     (*raw).format_probesize as std::os::raw::c_uint,
                 )
+            });
+            // FFmpeg's probe fails without a word; say what it saw.
+            probed.map_err(|e| {
+                let seen = match io.bytes_read() {
+                    0 => "the input is empty".to_owned(),
+                    n => format!("no demuxer recognised the data (probed {n} bytes)"),
+                };
+                e.with_detail(Some(seen))
             })?;
             io.forget_initialised();
         }
@@ -231,9 +239,9 @@ impl<R> Demuxer<R> {
             // URL it reads only through `pb`. On failure it frees `raw` and nulls it.
             // `input_format` is a checked static description; `dict` holds only the
             // options the format context did not take (the demuxer's private ones).
-            unsafe {
+            io.captured(|| unsafe {
                 ffi::avformat_open_input(&mut raw, ptr::null(), input_format, dict.as_mut_ptr())
-            }
+            })
         };
         let Some(fmt) = NonNull::new(raw) else {
             // FFmpeg freed the context; `io` (and with it the reader) is dropped here, or on
@@ -596,13 +604,20 @@ impl PendingContext {
     fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
         let c_key = c_string(key, "option name")?;
         let c_value = c_string(value, "option value")?;
-        // SAFETY: `self.0` is a valid context; key and value are valid C strings, copied.
-        let ret = unsafe { ffi::av_opt_set(self.0.cast(), c_key.as_ptr(), c_value.as_ptr(), 0) };
+        let (ret, detail) = crate::capture::with_capture(|| {
+            // SAFETY: `self.0` is a valid context; key and value are valid C strings,
+            // copied. Setting an option runs no I/O callback.
+            unsafe { ffi::av_opt_set(self.0.cast(), c_key.as_ptr(), c_value.as_ptr(), 0) }
+        });
         if ret < 0 {
+            let message = crate::error::av_error_string(ret);
             return Err(Error::InvalidOption {
                 key: key.to_owned(),
                 value: value.to_owned(),
-                message: crate::error::av_error_string(ret),
+                message: match detail {
+                    Some(line) => format!("{message} ({line})"),
+                    None => message,
+                },
             });
         }
         Ok(())

@@ -69,7 +69,11 @@ pub enum Error {
     },
 
     /// An FFmpeg function returned an error code.
-    #[error("{call} failed: {message} (FFmpeg error {code})")]
+    ///
+    /// The text reads like `avformat_open_input failed: Invalid data found when processing
+    /// input (mov,mp4,m4a,3gp,3g2,mj2: moov atom not found)`: the call, `av_strerror`'s
+    /// text for the code, and FFmpeg's own explanation from its log when it gave one.
+    #[error("{call} failed: {message} ({})", detail.as_deref().map_or_else(|| format!("FFmpeg error {code}"), str::to_owned))]
     Ffmpeg {
         /// The FFmpeg function that failed, e.g. `"avformat_open_input"`.
         call: &'static str,
@@ -77,6 +81,10 @@ pub enum Error {
         code: i32,
         /// `av_strerror`'s text for `code`.
         message: String,
+        /// The error (or, lacking one, warning) line FFmpeg logged about this object
+        /// during the call, as `"item: text"` (`"mov,mp4,m4a,3gp,3g2,mj2: moov atom not
+        /// found"`), if it logged one.
+        detail: Option<String>,
     },
 
     /// Options passed to an FFmpeg call that FFmpeg did not recognise. FFmpeg would silently
@@ -173,7 +181,32 @@ impl Error {
             call,
             code,
             message: av_error_string(code),
+            detail: None,
         }
+    }
+
+    /// FFmpeg's own explanation: the log line of [`Error::Ffmpeg`]'s `detail`.
+    pub fn ffmpeg_detail(&self) -> Option<&str> {
+        match self {
+            Error::Ffmpeg { detail, .. } => detail.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Adds FFmpeg's log line to an [`Error::Ffmpeg`] or [`Error::NotSeekable`] that has
+    /// none.
+    pub(crate) fn with_detail(mut self, line: Option<String>) -> Error {
+        if let Some(line) = line {
+            match &mut self {
+                Error::Ffmpeg { detail, .. } if detail.is_none() => *detail = Some(line),
+                Error::NotSeekable { message, .. } => {
+                    message.push_str(": ");
+                    message.push_str(&line);
+                }
+                _ => {}
+            }
+        }
+        self
     }
 }
 

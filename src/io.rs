@@ -24,6 +24,7 @@ use std::ptr::{self, NonNull};
 
 use ffmpeg_sys_next as ffi;
 
+use crate::capture::{self, Capture};
 use crate::error::{check, io_error_to_averror, Error, Result};
 
 /// Default AVIO buffer size for reading: 64 KiB.
@@ -59,6 +60,8 @@ struct State<S> {
     size_unknown: bool,
     /// The part of the AVIO buffer known to hold initialised bytes; see [`ReadInit`].
     read_init: ReadInit,
+    /// Bytes the reader has delivered so far.
+    bytes_read: u64,
 }
 
 /// What the read trampoline knows about which bytes of the AVIO buffer are initialised, so
@@ -294,6 +297,9 @@ type WriteBuf = *mut u8;
 type WriteFn = unsafe extern "C" fn(*mut c_void, WriteBuf, c_int) -> c_int;
 type SeekFn = unsafe extern "C" fn(*mut c_void, i64, c_int) -> i64;
 
+/// Numbers the contexts in forwarded log messages.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// What [`Error::Failed`] says about the first failure.
 #[derive(Clone, Debug)]
 struct Failure {
@@ -336,6 +342,9 @@ pub struct CustomIo<S> {
     /// The first failure FFmpeg cannot recover from, once there was one: every later
     /// [`call`](Self::call) reports it as [`Error::Failed`] instead of running.
     failed: Option<Failure>,
+    /// FFmpeg's log lines during the current call (see `crate::capture`); boxed so its
+    /// address stays put while the call runs.
+    capture: Box<Capture>,
     /// `CustomIo` owns an `S` (through `state`).
     _owns: PhantomData<S>,
 }
@@ -399,6 +408,7 @@ impl<S> CustomIo<S> {
         write: Option<WriteFn>,
         seek: Option<SeekFn>,
     ) -> Result<Self> {
+        capture::install();
         let state = Box::new(State {
             stream,
             error: None,
@@ -406,6 +416,7 @@ impl<S> CustomIo<S> {
             poisoned: false,
             seek_refused: false,
             size_unknown: false,
+            bytes_read: 0,
             read_init: ReadInit {
                 ctx: ptr::null(),
                 buffer: ptr::null(),
@@ -457,6 +468,11 @@ impl<S> CustomIo<S> {
             state: unsafe { NonNull::new_unchecked(state) },
             mode,
             failed: None,
+            capture: Box::new(Capture::new(format!(
+                "ffio {} #{}",
+                if writing { "writer" } else { "reader" },
+                NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ))),
             _owns: PhantomData,
         };
         let seekable = matches!(
@@ -484,6 +500,11 @@ impl<S> CustomIo<S> {
     /// The raw context, for attaching to an `AVFormatContext` as `pb`.
     pub(crate) fn as_ptr(&self) -> *mut ffi::AVIOContext {
         self.ctx.as_ptr()
+    }
+
+    /// How many bytes the reader has delivered to FFmpeg so far (seeks back included).
+    pub fn bytes_read(&self) -> u64 {
+        self.state_ref().bytes_read
     }
 
     /// `true` if this context was built with a seekable stream.
@@ -569,8 +590,21 @@ impl<S> CustomIo<S> {
     #[inline]
     pub(crate) fn call(&mut self, call: &'static str, f: impl FnOnce() -> c_int) -> Result<c_int> {
         self.usable(call)?;
-        let ret = f();
+        let ret = self.captured(f);
         self.after_call(call, ret)
+    }
+
+    /// Runs `f` with FFmpeg's log lines on this thread going to this context's capture;
+    /// for FFmpeg calls whose outcome is then checked with [`after_call`](Self::after_call).
+    #[inline]
+    pub(crate) fn captured(&mut self, f: impl FnOnce() -> c_int) -> c_int {
+        self.capture.clear();
+        let capture: *mut Capture = &mut *self.capture;
+        // SAFETY: the capture is boxed (a fixed address) and owned by `self`, which `&mut`
+        // keeps from being touched or dropped until the scope ends right after `f`, on
+        // this thread.
+        let _scope = unsafe { capture::enter(capture) };
+        f()
     }
 
     /// Like [`call`](Self::call), for a seek that restarts reading: it runs even on a
@@ -592,7 +626,7 @@ impl<S> CustomIo<S> {
                 (*self.ctx.as_ptr()).eof_reached = 0;
             }
         }
-        let ret = f();
+        let ret = self.captured(f);
         let result = self.after_call(call, ret);
         if result.is_ok() {
             self.failed = None;
@@ -662,21 +696,26 @@ impl<S> CustomIo<S> {
             return Err(error);
         }
         let seek_refused = std::mem::take(&mut state.seek_refused);
+        let poisoned = state.poisoned;
+        let detail = self.capture.detail();
         if ret >= 0 {
             if latched < 0 && self.is_writer() {
                 // A write failed earlier and FFmpeg latched it; it skips every later write,
                 // so success now would be a lie.
-                return check(call, latched);
+                return check(call, latched).map_err(|e| e.with_detail(detail));
             }
             return Ok(ret);
         }
-        if state.poisoned {
+        if poisoned {
             return Err(Error::Poisoned);
         }
         if seek_refused {
             return Err(Error::NotSeekable {
                 call,
-                message: crate::error::av_error_string(ret),
+                message: match detail {
+                    Some(line) => format!("{}: {line}", crate::error::av_error_string(ret)),
+                    None => crate::error::av_error_string(ret),
+                },
                 remedy: if self.is_writer() {
                     "use a seekable writer (Write + Seek), or a streamable format: for MP4, \
                      fragmented output (movflags=frag_keyframe+empty_moov)"
@@ -688,9 +727,9 @@ impl<S> CustomIo<S> {
         if ret == ffi::AVERROR_EOF && latched < 0 {
             // An earlier callback failure (already reported once) ended the stream; the
             // end is not clean.
-            return check(call, latched);
+            return check(call, latched).map_err(|e| e.with_detail(detail));
         }
-        check(call, ret)
+        check(call, ret).map_err(|e| e.with_detail(detail))
     }
 
     /// Flushes FFmpeg's write buffer into the writer, then the writer itself
@@ -819,7 +858,10 @@ unsafe extern "C" fn read_trampoline<R: Read>(
     match result {
         // `n <= len <= c_int::MAX`, so the cast is lossless.
         Ok(0) => ffi::AVERROR_EOF,
-        Ok(n) => n as c_int,
+        Ok(n) => {
+            state.bytes_read += n as u64;
+            n as c_int
+        }
         Err(code) => code,
     }
 }

@@ -37,6 +37,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::missing_safety_doc)]
 
+mod capture;
 mod confine;
 mod demux;
 mod dict;
@@ -48,6 +49,7 @@ mod mux;
 mod packet;
 mod stream;
 
+pub use capture::{forward_to_ffio, VaList};
 pub use demux::{Demuxer, DemuxerOptions, Packets};
 pub use error::{Error, Result};
 pub use io::{

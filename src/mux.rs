@@ -31,6 +31,7 @@ unsafe impl Send for CodecParameters {}
 
 impl CodecParameters {
     fn new(codec: &str, media_type: MediaType) -> Result<Self> {
+        crate::capture::install();
         let name = c_string(codec, "codec name")?;
         // SAFETY: `name` is a valid C string; the result is null or a static descriptor.
         let descriptor = unsafe { ffi::avcodec_descriptor_get_by_name(name.as_ptr()) };
