@@ -31,6 +31,7 @@ pub struct DemuxerOptions {
     options: Vec<(String, String)>,
     find_stream_info: bool,
     format_whitelist: Option<String>,
+    timeout: Option<Duration>,
 }
 
 impl Default for DemuxerOptions {
@@ -40,6 +41,7 @@ impl Default for DemuxerOptions {
             options: Vec::new(),
             find_stream_info: true,
             format_whitelist: None,
+            timeout: None,
         }
     }
 }
@@ -95,6 +97,15 @@ impl DemuxerOptions {
     /// ```
     pub fn format_whitelist(mut self, formats: &[&str]) -> Self {
         self.format_whitelist = Some(formats.join(","));
+        self
+    }
+
+    /// A deadline `timeout` after the open starts, for the open and everything after it:
+    /// past it, the call in progress fails with [`Error::DeadlineExceeded`] at its next
+    /// read or FFmpeg interrupt check, and so does every later call. Change it later
+    /// through [`Demuxer::cancel_handle`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -190,6 +201,9 @@ impl<R> Demuxer<R> {
             return Err(Error::InvalidArgument(
                 "a Demuxer needs a reading CustomIo, not a writer".into(),
             ));
+        }
+        if let Some(timeout) = options.timeout {
+            io.cancel_handle().set_timeout(timeout);
         }
         let mut input_format = match &options.format {
             Some(name) => find_input_format(name)?,
@@ -456,6 +470,11 @@ impl<R> Demuxer<R> {
         Ok(())
     }
 
+    /// A handle that cancels this demuxer, or sets its deadline, from any thread.
+    pub fn cancel_handle(&self) -> crate::CancelHandle {
+        self.io.cancel_handle()
+    }
+
     /// The [`CustomIo`] the demuxer reads through.
     pub fn io(&self) -> &CustomIo<R> {
         &self.io
@@ -572,6 +591,7 @@ impl PendingContext {
         unsafe {
             (*raw).pb = io.as_ptr();
             (*raw).flags |= ffi::AVFMT_FLAG_CUSTOM_IO;
+            (*raw).interrupt_callback = io.interrupt_callback();
             crate::confine::confine(raw)?;
         }
         Ok(pending)

@@ -45,6 +45,23 @@ pub enum Error {
         first: String,
     },
 
+    /// The object was cancelled through its [`CancelHandle`](crate::CancelHandle): `call`
+    /// stopped (or was not started), and so does every later one.
+    #[error("{call}: cancelled")]
+    Cancelled {
+        /// The ffio operation that stopped, e.g. `"av_read_frame"`.
+        call: &'static str,
+    },
+
+    /// The object's deadline passed ([`CancelHandle::set_deadline`](crate::CancelHandle::set_deadline),
+    /// [`DemuxerOptions::timeout`](crate::DemuxerOptions::timeout)): `call` stopped (or was
+    /// not started), and so does every later one.
+    #[error("{call}: deadline exceeded")]
+    DeadlineExceeded {
+        /// The ffio operation that stopped.
+        call: &'static str,
+    },
+
     /// An option's value was refused by FFmpeg, e.g. `probesize=bogus`.
     #[error("invalid value {value:?} for option {key:?}: {message}")]
     InvalidOption {
@@ -162,6 +179,14 @@ impl Error {
             Error::Failed { kind, .. } => *kind,
             _ => None,
         }
+    }
+
+    /// `true` for [`Error::Cancelled`] and [`Error::DeadlineExceeded`].
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            Error::Cancelled { .. } | Error::DeadlineExceeded { .. }
+        )
     }
 
     /// This error's text followed by its source chain (`"a: b: c"`), for one-line reports.

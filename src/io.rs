@@ -26,6 +26,7 @@ use ffmpeg_sys_next as ffi;
 
 use crate::capture::{self, Capture};
 use crate::error::{check, io_error_to_averror, Error, Result};
+use crate::interrupt::{CancelHandle, Interrupt};
 
 /// Default AVIO buffer size for reading: 64 KiB.
 ///
@@ -62,6 +63,8 @@ struct State<S> {
     read_init: ReadInit,
     /// Bytes the reader has delivered so far.
     bytes_read: u64,
+    /// Cancellation and deadline, checked before any user code runs.
+    interrupt: std::sync::Arc<Interrupt>,
 }
 
 /// What the read trampoline knows about which bytes of the AVIO buffer are initialised, so
@@ -154,6 +157,9 @@ impl<S> State<S> {
     fn run<T>(&mut self, latch: bool, f: impl FnOnce(&mut S) -> io::Result<T>) -> Result<T, c_int> {
         if self.poisoned {
             return Err(ffi::AVERROR_EXTERNAL);
+        }
+        if self.interrupt.check().is_some() {
+            return Err(ffi::AVERROR_EXIT);
         }
         let State { stream, error, .. } = self;
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| match f(stream) {
@@ -417,6 +423,7 @@ impl<S> CustomIo<S> {
             seek_refused: false,
             size_unknown: false,
             bytes_read: 0,
+            interrupt: Interrupt::new(),
             read_init: ReadInit {
                 ctx: ptr::null(),
                 buffer: ptr::null(),
@@ -618,6 +625,9 @@ impl<S> CustomIo<S> {
         if self.state_ref().poisoned {
             return Err(Error::Poisoned);
         }
+        if let Some(reason) = self.state_ref().interrupt.check() {
+            return Err(reason.error(call));
+        }
         if self.failed.is_some() {
             // SAFETY: `ctx` is valid and FFmpeg is not running; these are plain fields
             // that avio_seek would otherwise leave latched (it resets neither on 5.1).
@@ -642,11 +652,28 @@ impl<S> CustomIo<S> {
         (init.buffer, init.size, init.start, init.end) = (ptr::null(), 0, 0, 0);
     }
 
-    /// `Err` if the context may not be used: poisoned, or failed earlier.
+    /// A handle that cancels this context's object, or gives it a deadline, from any
+    /// thread; see [`CancelHandle`].
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle::new(self.state_ref().interrupt.clone())
+    }
+
+    /// The `interrupt_callback` for the format context this context belongs to. Its
+    /// `opaque` stays valid as long as `self` (the state holds the `Arc`).
+    pub(crate) fn interrupt_callback(&self) -> ffi::AVIOInterruptCB {
+        self.state_ref().interrupt.callback()
+    }
+
+    /// `Err` if the context may not be used: poisoned, interrupted, or failed earlier.
     #[inline]
     pub(crate) fn usable(&self, call: &'static str) -> Result<()> {
-        if self.state_ref().poisoned {
+        let state = self.state_ref();
+        if state.poisoned {
             return Err(Error::Poisoned);
+        }
+        if let Some(reason) = state.interrupt.check() {
+            state.interrupt.take_fired();
+            return Err(reason.error(call));
         }
         match &self.failed {
             None => Ok(()),
@@ -675,19 +702,40 @@ impl<S> CustomIo<S> {
         // SAFETY: `ctx` is valid; FFmpeg is not running (f has returned).
         let latched = unsafe { (*self.ctx.as_ptr()).error };
         let state = self.state_ref();
+        let fired = state.interrupt.take_fired();
         // The common case, once per packet: success and nothing reported by a callback.
-        if ret >= 0 && latched == 0 && state.error.is_none() && state.panic.is_none() {
+        if ret >= 0 && latched == 0 && !fired && state.error.is_none() && state.panic.is_none() {
             self.state_mut().seek_refused = false;
             return Ok(ret);
         }
-        self.after_call_slow(call, ret, latched)
+        self.after_call_slow(call, ret, latched, fired)
     }
 
     #[cold]
-    fn after_call_slow(&mut self, call: &'static str, ret: c_int, latched: c_int) -> Result<c_int> {
+    fn after_call_slow(
+        &mut self,
+        call: &'static str,
+        ret: c_int,
+        latched: c_int,
+        fired: bool,
+    ) -> Result<c_int> {
         let state = self.state_mut();
         if let Some(payload) = state.panic.take() {
             panic::resume_unwind(payload);
+        }
+        if fired {
+            // The interrupt stopped this call (or FFmpeg swallowed it and returned
+            // success): the call failed, whatever FFmpeg says. An I/O error parked
+            // before it is dropped; every later call reports the interrupt again.
+            if let Some(reason) = state.interrupt.check() {
+                state.error = None;
+                state.seek_refused = false;
+                // FFmpeg's state after a stopped call is not to be trusted: lifting the
+                // deadline later does not revive it (a successful seek does).
+                let error = reason.error(call);
+                self.mark_failed(&error);
+                return Err(error);
+            }
         }
         if let Some(e) = state.error.take() {
             state.seek_refused = false;

@@ -42,6 +42,7 @@ mod confine;
 mod demux;
 mod dict;
 mod error;
+mod interrupt;
 mod io;
 mod limits;
 mod log;
@@ -52,6 +53,7 @@ mod stream;
 pub use capture::{forward_to_ffio, VaList};
 pub use demux::{Demuxer, DemuxerOptions, Packets};
 pub use error::{Error, Result};
+pub use interrupt::CancelHandle;
 pub use io::{
     CustomIo, CustomIoBuilder, DEFAULT_READ_BUFFER_SIZE, DEFAULT_WRITE_BUFFER_SIZE, MAX_BUFFER_SIZE,
 };

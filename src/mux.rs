@@ -280,6 +280,7 @@ impl<W: Write> Muxer<W> {
         // avformat_free_context never frees; confinement makes FFmpeg open nothing more.
         unsafe {
             (*fmt.0.as_ptr()).pb = io.as_ptr();
+            (*fmt.0.as_ptr()).interrupt_callback = io.interrupt_callback();
             crate::confine::confine(fmt.0.as_ptr())?;
         }
         Ok(Muxer {
@@ -574,6 +575,11 @@ impl<W: Write> Muxer<W> {
             unsafe { ffi::av_write_trailer(fmt) }
         })?;
         self.io.flush()
+    }
+
+    /// A handle that cancels this muxer, or sets its deadline, from any thread.
+    pub fn cancel_handle(&self) -> crate::CancelHandle {
+        self.io.cancel_handle()
     }
 
     /// The [`CustomIo`] the muxer writes through.
