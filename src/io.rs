@@ -25,6 +25,7 @@ use std::ptr::{self, NonNull};
 use ffmpeg_sys_next as ffi;
 
 use crate::capture::{self, Capture};
+use crate::chunks::{Chunk, ChunkKind, ChunkWrite, WriteSide};
 use crate::error::{check, io_error_to_averror, Error, Result};
 use crate::interrupt::{CancelHandle, Interrupt};
 
@@ -65,6 +66,8 @@ struct State<S> {
     bytes_read: u64,
     /// Cancellation and deadline, checked before any user code runs.
     interrupt: std::sync::Arc<Interrupt>,
+    /// Writers: the chunk being gathered, the unaligned tail.
+    write: WriteSide,
 }
 
 /// What the read trampoline knows about which bytes of the AVIO buffer are initialised, so
@@ -204,6 +207,7 @@ enum Mode {
 pub struct CustomIoBuilder {
     buffer_size: Option<usize>,
     flush_packets: bool,
+    align: Option<usize>,
 }
 
 impl CustomIoBuilder {
@@ -226,31 +230,44 @@ impl CustomIoBuilder {
         self
     }
 
+    /// For plain writers ([`writer`](Self::writer)): hand the writer only multiples of
+    /// `bytes` (1 to [`MAX_BUFFER_SIZE`]), holding the rest back until more comes; the
+    /// remainder goes out when the muxer finishes. Nothing is lost, reordered or padded.
+    /// For MPEG-TS over UDP or SRT, 1316 (7 × 188) makes every write one datagram.
+    pub fn align_writes(mut self, bytes: usize) -> Self {
+        self.align = Some(bytes);
+        self
+    }
+
     /// A context that reads from `reader` and cannot seek. Fine for streamable formats
     /// (MPEG-TS, Matroska, fragmented or faststart MP4); an MP4 whose `moov` box follows the
     /// media data then fails with [`Error::NotSeekable`].
     pub fn reader<R: Read>(self, reader: R) -> Result<CustomIo<R>> {
+        self.no_align("reader")?;
         CustomIo::new(
             reader,
             Mode::Read { seekable: false },
             self.size(DEFAULT_READ_BUFFER_SIZE)?,
             false,
-            Some(read_trampoline::<R>),
-            None,
-            Some(refuse_seek_trampoline::<R>),
+            (
+                Some(read_trampoline::<R>),
+                None,
+                Some(refuse_seek_trampoline::<R>),
+            ),
+            Hooks::none(),
         )
     }
 
     /// A context that reads from and seeks in `reader`: every format FFmpeg can read.
     pub fn seekable_reader<R: Read + Seek>(self, reader: R) -> Result<CustomIo<R>> {
+        self.no_align("reader")?;
         CustomIo::new(
             reader,
             Mode::Read { seekable: true },
             self.size(DEFAULT_READ_BUFFER_SIZE)?,
             false,
-            Some(read_trampoline::<R>),
-            None,
-            Some(seek_trampoline::<R>),
+            (Some(read_trampoline::<R>), None, Some(seek_trampoline::<R>)),
+            Hooks::none(),
         )
     }
 
@@ -258,30 +275,89 @@ impl CustomIoBuilder {
     /// (MPEG-TS, fragmented MP4, raw streams, Matroska in live mode).
     pub fn writer<W: Write>(self, writer: W) -> Result<CustomIo<W>> {
         let flush = self.flush_packets;
+        let align = match self.align {
+            Some(n) if n == 0 || n > MAX_BUFFER_SIZE => {
+                return Err(Error::InvalidArgument(format!(
+                    "write alignment must be 1..={MAX_BUFFER_SIZE} bytes, got {n}"
+                )))
+            }
+            other => other.unwrap_or(1),
+        };
         CustomIo::new(
             writer,
             Mode::Write { seekable: false },
             self.size(DEFAULT_WRITE_BUFFER_SIZE)?,
             flush,
-            None,
-            Some(write_trampoline::<W>),
-            Some(refuse_seek_trampoline::<W>),
+            (
+                None,
+                Some(write_trampoline::<W>),
+                Some(refuse_seek_trampoline::<W>),
+            ),
+            Hooks {
+                align,
+                write_data_type: None,
+                deliver: None,
+                finish: Some(finish_writer::<W>),
+            },
+        )
+    }
+
+    /// A context that hands a muxer's output to `writer` chunk by chunk, each whole and
+    /// labelled (header, sync point, boundary point, trailer): see [`ChunkWrite`]. Not
+    /// seekable; every muxer call's output is handed over when the call returns, so
+    /// there is no batching ([`flush_packets`](Self::flush_packets) is implied).
+    pub fn chunk_writer<W: ChunkWrite>(self, writer: W) -> Result<CustomIo<W>> {
+        self.no_align("chunk writer")?;
+        CustomIo::new(
+            writer,
+            Mode::Write { seekable: false },
+            self.size(DEFAULT_WRITE_BUFFER_SIZE)?,
+            true,
+            (
+                None,
+                Some(write_chunk_plain_trampoline::<W>),
+                Some(refuse_seek_trampoline::<W>),
+            ),
+            Hooks {
+                align: 1,
+                write_data_type: Some(write_chunk_trampoline::<W>),
+                deliver: Some(deliver_completed_chunk::<W>),
+                finish: Some(finish_chunk_writer::<W>),
+            },
         )
     }
 
     /// A context that writes to and seeks in `writer`: every output format, including plain
     /// MP4, which goes back to patch sizes when it finishes.
     pub fn seekable_writer<W: Write + Seek>(self, writer: W) -> Result<CustomIo<W>> {
+        self.no_align("seekable writer")?;
         let flush = self.flush_packets;
         CustomIo::new(
             writer,
             Mode::Write { seekable: true },
             self.size(DEFAULT_WRITE_BUFFER_SIZE)?,
             flush,
-            None,
-            Some(write_trampoline::<W>),
-            Some(seek_trampoline::<W>),
+            (
+                None,
+                Some(write_trampoline::<W>),
+                Some(seek_trampoline::<W>),
+            ),
+            Hooks {
+                align: 1,
+                write_data_type: None,
+                deliver: None,
+                finish: Some(finish_writer::<W>),
+            },
         )
+    }
+
+    fn no_align(&self, what: &str) -> Result<()> {
+        match self.align {
+            None => Ok(()),
+            Some(_) => Err(Error::InvalidArgument(format!(
+                "align_writes is for plain writers, not a {what}"
+            ))),
+        }
     }
 
     fn size(&self, default: usize) -> Result<c_int> {
@@ -302,6 +378,31 @@ type WriteBuf = *const u8;
 type WriteBuf = *mut u8;
 type WriteFn = unsafe extern "C" fn(*mut c_void, WriteBuf, c_int) -> c_int;
 type SeekFn = unsafe extern "C" fn(*mut c_void, i64, c_int) -> i64;
+type WriteDataTypeFn =
+    unsafe extern "C" fn(*mut c_void, WriteBuf, c_int, ffi::AVIODataMarkerType, i64) -> c_int;
+/// Runs on the state after each call (chunk writers: hand over the gathered chunk).
+type DeliverFn<S> = fn(&mut State<S>) -> Result<(), c_int>;
+
+/// What a writing context does besides `write_packet`.
+struct Hooks<S> {
+    align: usize,
+    write_data_type: Option<WriteDataTypeFn>,
+    /// After each call, FFmpeg's buffer is flushed and this runs.
+    deliver: Option<DeliverFn<S>>,
+    /// When the muxer finishes: write what is held back, flush the writer.
+    finish: Option<DeliverFn<S>>,
+}
+
+impl<S> Hooks<S> {
+    fn none() -> Self {
+        Hooks {
+            align: 1,
+            write_data_type: None,
+            deliver: None,
+            finish: None,
+        }
+    }
+}
 
 /// Numbers the contexts in forwarded log messages.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -348,6 +449,10 @@ pub struct CustomIo<S> {
     /// The first failure FFmpeg cannot recover from, once there was one: every later
     /// [`call`](Self::call) reports it as [`Error::Failed`] instead of running.
     failed: Option<Failure>,
+    /// Chunk writers: hands over the chunk a call finished (see `crate::chunks`).
+    deliver: Option<DeliverFn<S>>,
+    /// Writers: run by [`flush`](Self::flush) when the muxer finishes.
+    finish: Option<DeliverFn<S>>,
     /// FFmpeg's log lines during the current call (see `crate::capture`); boxed so its
     /// address stays put while the call runs.
     capture: Box<Capture>,
@@ -410,9 +515,8 @@ impl<S> CustomIo<S> {
         mode: Mode,
         buffer_size: c_int,
         flush_packets: bool,
-        read: Option<ReadFn>,
-        write: Option<WriteFn>,
-        seek: Option<SeekFn>,
+        (read, write, seek): (Option<ReadFn>, Option<WriteFn>, Option<SeekFn>),
+        hooks: Hooks<S>,
     ) -> Result<Self> {
         capture::install();
         let state = Box::new(State {
@@ -424,6 +528,7 @@ impl<S> CustomIo<S> {
             size_unknown: false,
             bytes_read: 0,
             interrupt: Interrupt::new(),
+            write: WriteSide::new(hooks.align.max(1)),
             read_init: ReadInit {
                 ctx: ptr::null(),
                 buffer: ptr::null(),
@@ -475,6 +580,8 @@ impl<S> CustomIo<S> {
             state: unsafe { NonNull::new_unchecked(state) },
             mode,
             failed: None,
+            deliver: hooks.deliver,
+            finish: hooks.finish,
             capture: Box::new(Capture::new(format!(
                 "ffio {} #{}",
                 if writing { "writer" } else { "reader" },
@@ -500,6 +607,8 @@ impl<S> CustomIo<S> {
                 // buffered: with the whole buffer, output goes out in full-buffer batches.
                 ctx.min_packet_size = buffer_size;
             }
+            // Chunk writers: FFmpeg calls this instead of write_packet, with the marker.
+            ctx.write_data_type = hooks.write_data_type;
         }
         Ok(io)
     }
@@ -611,7 +720,20 @@ impl<S> CustomIo<S> {
         // keeps from being touched or dropped until the scope ends right after `f`, on
         // this thread.
         let _scope = unsafe { capture::enter(capture) };
-        f()
+        let ret = f();
+        if let Some(deliver) = self.deliver {
+            let ctx = self.ctx.as_ptr();
+            // SAFETY: `ctx` is our valid writing context and no other FFmpeg call runs;
+            // avio_flush hands what the call left in the buffer to our trampolines. After
+            // a failed write FFmpeg writes nothing more, and neither do we.
+            if ret >= 0 && unsafe { (*ctx).error } == 0 {
+                // SAFETY: as above.
+                unsafe { ffi::avio_flush(ctx) };
+                // An error is parked in the state like any other; after_call reports it.
+                let _ = deliver(self.state_mut());
+            }
+        }
+        ret
     }
 
     /// Like [`call`](Self::call), for a seek that restarts reading: it runs even on a
@@ -780,20 +902,20 @@ impl<S> CustomIo<S> {
         check(call, ret).map_err(|e| e.with_detail(detail))
     }
 
-    /// Flushes FFmpeg's write buffer into the writer, then the writer itself
-    /// (`Write::flush`), reporting the first error on the way.
-    pub(crate) fn flush(&mut self) -> Result<()>
-    where
-        S: Write,
-    {
+    /// For a muxer that finishes: flushes FFmpeg's write buffer into the writer, then what
+    /// the writer side holds back (an unaligned tail, a gathered chunk), then the writer
+    /// itself (`flush`), reporting the first error on the way.
+    pub(crate) fn flush(&mut self) -> Result<()> {
         let ctx = self.ctx.as_ptr();
         // SAFETY: `ctx` is a valid writing context; avio_flush only calls our trampolines.
         self.call("avio_flush", || unsafe {
             ffi::avio_flush(ctx);
             (*ctx).error
         })?;
-        let state = self.state_mut();
-        match state.run(true, |w| w.flush()) {
+        let Some(finish) = self.finish else {
+            return Ok(());
+        };
+        match finish(self.state_mut()) {
             Ok(()) => Ok(()),
             Err(code) => self.after_call("flush", code).map(|_| ()),
         }
@@ -930,10 +1052,137 @@ unsafe extern "C" fn write_trampoline<W: Write>(
     let Some(buf) = (unsafe { buffer_ref(buf, size) }) else {
         return ffi::AVERROR(libc::EINVAL);
     };
-    match state.run(true, |w| w.write_all(buf)) {
+    let align = state.write.align;
+    let result = if align <= 1 {
+        state.run(true, |w| w.write_all(buf))
+    } else {
+        // Only multiples of `align` go out; the rest waits in `tail` (fewer than `align`
+        // bytes) for the next write or the finish.
+        let n = state.write.aligned_len(buf);
+        if n == 0 {
+            state.write.tail.extend_from_slice(buf);
+            return size;
+        }
+        let mut tail = std::mem::take(&mut state.write.tail);
+        let from_buf = n - tail.len();
+        let result = if tail.is_empty() {
+            state.run(true, |w| w.write_all(&buf[..n]))
+        } else {
+            tail.extend_from_slice(&buf[..from_buf]);
+            state.run(true, |w| w.write_all(&tail))
+        };
+        tail.clear();
+        tail.extend_from_slice(&buf[from_buf..]);
+        state.write.tail = tail;
+        result
+    };
+    match result {
         Ok(()) => size,
         Err(code) => code,
     }
+}
+
+/// Writers, when the muxer finishes: the held-back tail, then `Write::flush`.
+fn finish_writer<W: Write>(state: &mut State<W>) -> Result<(), c_int> {
+    let tail = std::mem::take(&mut state.write.tail);
+    state.run(true, |w| {
+        if !tail.is_empty() {
+            w.write_all(&tail)?;
+        }
+        w.flush()
+    })
+}
+
+/// `write_data_type` for chunk writers: gathers FFmpeg's writes into chunks. A write that
+/// starts a new chunk first hands over the previous one: a sync or boundary point (FFmpeg
+/// labels only the first write after such a marker), a header or trailer after other data
+/// (their label persists over all their writes), or unlabelled data after a header or
+/// trailer.
+///
+/// # Safety
+/// Called by FFmpeg only, with the `opaque` of a `CustomIo<W>` and `size` readable bytes.
+unsafe extern "C" fn write_chunk_trampoline<W: ChunkWrite>(
+    opaque: *mut c_void,
+    buf: WriteBuf,
+    size: c_int,
+    kind: ffi::AVIODataMarkerType,
+    time: i64,
+) -> c_int {
+    // SAFETY: FFmpeg passes back the opaque of a CustomIo<W> (installed only for that W).
+    let state = unsafe { state_from::<W>(opaque) };
+    // SAFETY: FFmpeg hands us `size` readable bytes at `buf` for the length of the call.
+    let Some(buf) = (unsafe { buffer_ref(buf, size) }) else {
+        return ffi::AVERROR(libc::EINVAL);
+    };
+    let kind = ChunkKind::from_raw(kind);
+    let previous = state.write.kind;
+    let starts_new = match kind {
+        ChunkKind::SyncPoint | ChunkKind::BoundaryPoint => true,
+        ChunkKind::Header | ChunkKind::Trailer => kind != previous,
+        _ => matches!(previous, ChunkKind::Header | ChunkKind::Trailer),
+    };
+    if starts_new && !state.write.chunk.is_empty() {
+        if let Err(code) = deliver_chunk(state) {
+            return code;
+        }
+    }
+    if state.write.chunk.is_empty() {
+        state.write.kind = kind;
+        state.write.time = (time != ffi::AV_NOPTS_VALUE).then_some(time);
+    }
+    state.write.chunk.extend_from_slice(buf);
+    size
+}
+
+/// `write_packet` of chunk writers, in case FFmpeg writes without a marker type: the same
+/// as an unknown-kind write.
+///
+/// # Safety
+/// As for [`write_chunk_trampoline`].
+unsafe extern "C" fn write_chunk_plain_trampoline<W: ChunkWrite>(
+    opaque: *mut c_void,
+    buf: WriteBuf,
+    size: c_int,
+) -> c_int {
+    let unknown = ffi::AVIODataMarkerType::AVIO_DATA_MARKER_UNKNOWN;
+    // SAFETY: the same contract.
+    unsafe { write_chunk_trampoline::<W>(opaque, buf, size, unknown, ffi::AV_NOPTS_VALUE) }
+}
+
+/// Hands the gathered chunk (if any) to the chunk writer.
+fn deliver_chunk<W: ChunkWrite>(state: &mut State<W>) -> Result<(), c_int> {
+    if state.write.chunk.is_empty() {
+        return Ok(());
+    }
+    let mut data = std::mem::take(&mut state.write.chunk);
+    let (kind, time) = (state.write.kind, state.write.time);
+    let result = state.run(true, |w| {
+        w.write_chunk(Chunk {
+            data: &data,
+            kind,
+            time,
+        })
+    });
+    data.clear();
+    state.write.chunk = data; // keep the allocation for the next chunk
+    state.write.kind = ChunkKind::Unknown;
+    state.write.time = None;
+    result
+}
+
+/// After each muxer call: hands over the chunk the call finished, unless it is the header,
+/// which may go on in the next call (movenc writes a delayed `moov` with the first packet).
+fn deliver_completed_chunk<W: ChunkWrite>(state: &mut State<W>) -> Result<(), c_int> {
+    if state.write.kind == ChunkKind::Header {
+        return Ok(());
+    }
+    deliver_chunk(state)
+}
+
+/// Chunk writers, when the muxer finishes: the last chunk, then `ChunkWrite::flush`.
+fn finish_chunk_writer<W: ChunkWrite>(state: &mut State<W>) -> Result<(), c_int> {
+    deliver_chunk(state)?;
+    state.run(true, |w| w.flush())
 }
 
 /// `seek` for seekable streams.

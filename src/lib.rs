@@ -38,6 +38,7 @@
 #![warn(clippy::missing_safety_doc)]
 
 mod capture;
+mod chunks;
 mod confine;
 mod demux;
 mod dict;
@@ -51,6 +52,7 @@ mod packet;
 mod stream;
 
 pub use capture::{forward_to_ffio, VaList};
+pub use chunks::{Chunk, ChunkKind, ChunkWrite};
 pub use demux::{Demuxer, DemuxerOptions, Packets};
 pub use error::{Error, Result};
 pub use interrupt::CancelHandle;
