@@ -56,7 +56,7 @@ pub use io::{
 pub use limits::set_max_alloc;
 pub use log::{set_log_level, LogLevel};
 pub use mux::{CodecParameters, FinishError, Muxer};
-pub use packet::Packet;
+pub use packet::{Packet, PacketFlags};
 pub use stream::{MediaType, Rational, Stream};
 
 /// The README's examples, compiled and run as doc tests.
