@@ -47,6 +47,7 @@ mod log;
 mod mux;
 mod packet;
 mod stream;
+mod truncation;
 
 pub use demux::{Demuxer, DemuxerOptions, Packets};
 pub use error::{Error, Result};
@@ -58,6 +59,7 @@ pub use log::{set_log_level, LogLevel};
 pub use mux::{CodecParameters, FinishError, Muxer};
 pub use packet::{Packet, PacketFlags};
 pub use stream::{MediaType, Rational, Stream};
+pub use truncation::{Truncation, TruncationReason};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

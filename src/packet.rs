@@ -404,13 +404,19 @@ mod tests {
         assert!(packet.flags().is_empty());
         packet.set_key(true);
         packet.set_discard(true);
-        assert_eq!(packet.raw().flags, ffi::AV_PKT_FLAG_KEY | ffi::AV_PKT_FLAG_DISCARD);
+        assert_eq!(
+            packet.raw().flags,
+            ffi::AV_PKT_FLAG_KEY | ffi::AV_PKT_FLAG_DISCARD
+        );
         assert!(packet.is_key() && packet.is_discard() && !packet.is_corrupt());
         packet.set_key(false);
         assert_eq!(packet.raw().flags, ffi::AV_PKT_FLAG_DISCARD);
         packet.set_flags(PacketFlags::from_bits_retain(0x102));
         assert!(packet.is_corrupt());
-        assert_eq!(format!("{:?}", packet.flags()), "PacketFlags(CORRUPT | 0x100)");
+        assert_eq!(
+            format!("{:?}", packet.flags()),
+            "PacketFlags(CORRUPT | 0x100)"
+        );
         assert_eq!(format!("{:?}", PacketFlags::empty()), "PacketFlags()");
     }
 }
