@@ -244,8 +244,11 @@ impl<R> Demuxer<R> {
             })?;
             io.forget_initialised();
             // SAFETY: the probe returned and left the input's first bytes in `pb`'s buffer
-            // (ffio_rewind_with_probe_data); the slice is dropped before FFmpeg runs.
-            unsafe { watch.segment_end = matroska_segment_end(input_format, io.as_ptr()) };
+            // (ffio_rewind_with_probe_data); the slices are dropped before FFmpeg runs.
+            unsafe {
+                watch.segment_end = matroska_segment_end(input_format, io.as_ptr());
+                walk_mov_boxes(&mut watch, input_format, io.as_ptr());
+            }
         }
         // SAFETY: a probed or found input format is a valid static description; `raw` is
         // our context, whose format_whitelist is null or a string FFmpeg owns.
@@ -276,6 +279,17 @@ impl<R> Demuxer<R> {
             peeked: None,
         };
         demuxer.io.after_call("avformat_open_input", ret)?;
+        let (format, pb) = (demuxer.raw().iformat, demuxer.io.as_ptr());
+        // SAFETY: the input is open, FFmpeg is not running; the slices are dropped before
+        // it runs again. A forced format was not probed, but its header may still be in
+        // the buffer; what the open left buffered (a trailing `moov`) continues the walk
+        // over the top-level boxes (before stream discovery moves the buffer on).
+        unsafe {
+            if demuxer.watch.segment_end.is_none() {
+                demuxer.watch.segment_end = matroska_segment_end(format, pb);
+            }
+            walk_mov_boxes(&mut demuxer.watch, format, pb);
+        }
         dict.ensure_consumed("avformat_open_input")?;
         if options.find_stream_info {
             let fmt = demuxer.fmt.0.as_ptr();
@@ -283,13 +297,6 @@ impl<R> Demuxer<R> {
             demuxer.io.call("avformat_find_stream_info", || unsafe {
                 ffi::avformat_find_stream_info(fmt, ptr::null_mut())
             })?;
-        }
-        if demuxer.watch.segment_end.is_none() {
-            // A forced format was not probed: the header may still be in the buffer.
-            // SAFETY: the input is open, FFmpeg is not running; the slice is dropped
-            // before it runs again.
-            demuxer.watch.segment_end =
-                unsafe { matroska_segment_end(demuxer.raw().iformat, demuxer.io.as_ptr()) };
         }
         demuxer.check_readable_without_seeking()?;
         Ok(demuxer)
@@ -758,6 +765,33 @@ unsafe fn matroska_segment_end(
     }
     // SAFETY: per the contract; the slice does not outlive this call.
     truncation::matroska_segment_end(unsafe { truncation::buffered_head(pb) }?)
+}
+
+/// Feeds the MP4 box walk with what `pb` has buffered, when `format` is mov.
+///
+/// # Safety
+/// As [`matroska_segment_end`].
+unsafe fn walk_mov_boxes(
+    watch: &mut Watch,
+    format: *const ffi::AVInputFormat,
+    pb: *const ffi::AVIOContext,
+) {
+    // SAFETY: per the contract; FFmpeg's names are static C strings.
+    let Some(format) = (unsafe { format.as_ref() }) else {
+        return;
+    };
+    // SAFETY: as above.
+    let name = unsafe { CStr::from_ptr(format.name) };
+    if !name.to_bytes().split(|&b| b == b',').any(|n| n == b"mov") {
+        return;
+    }
+    // SAFETY: per the contract; the slice does not outlive this call.
+    if let Some((start, bytes)) = unsafe { truncation::buffered_window(pb) } {
+        watch
+            .boxes
+            .get_or_insert_with(Default::default)
+            .feed(start, bytes);
+    }
 }
 
 /// Refuses input formats ffio cannot demux safely; see [`crate::confine`].

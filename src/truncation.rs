@@ -45,6 +45,11 @@ pub enum TruncationReason {
     /// The stream's index (an MP4's sample tables, an AVI's `idx1`) places data past the
     /// end of the input: the rest of the media data is missing.
     IndexPastEnd,
+    /// A top-level MP4 box (`moov`, `mdat`, `moof`, …) is longer than the input: its
+    /// header, seen while FFmpeg had it buffered, gives a size that runs past the end.
+    /// Catches cuts inside a `moov` that FFmpeg parses as far as it goes (streams with
+    /// fewer or no samples, no error).
+    BoxPastEnd,
     /// The Matroska/WebM `Segment` element is longer than the input: clusters are missing
     /// or cut short. FFmpeg 5.1's matroska demuxer logs "File ended prematurely" and
     /// returns a plain end of file, dropping the partial block.
@@ -62,6 +67,7 @@ impl TruncationReason {
         match self {
             TruncationReason::CorruptPacket => "FFmpeg flagged a packet corrupt",
             TruncationReason::IndexPastEnd => "the stream index points past the end of the input",
+            TruncationReason::BoxPastEnd => "an MP4 box runs past the end of the input",
             TruncationReason::SegmentCutShort => "the Matroska segment is cut short",
             TruncationReason::PartialTsPacket => "the last MPEG-TS packet is cut short",
             TruncationReason::Logged => "FFmpeg reported a partial file",
@@ -117,6 +123,8 @@ pub(crate) struct Watch {
     pub(crate) strict: bool,
     /// Where the Matroska segment ends, when its size was read from the header.
     pub(crate) segment_end: Option<u64>,
+    /// The top-level MP4 boxes seen so far, for mov inputs.
+    pub(crate) boxes: Option<BoxWalk>,
     /// The first truncation found.
     pub(crate) found: Option<Truncation>,
     /// The end-of-input checks ran (they run once per end reached; a seek re-arms them),
@@ -165,6 +173,7 @@ impl Watch {
             // SAFETY: per this function's contract.
             Some(size) => unsafe { index_past_end(fmt, size) }
                 .or_else(|| segment_cut_short(self.segment_end, size))
+                .or_else(|| self.boxes.as_ref().and_then(|b| b.past_end(size)))
                 // SAFETY: per this function's contract.
                 .or_else(|| unsafe { partial_ts_packet(fmt, size) }),
             None => None,
@@ -327,23 +336,95 @@ unsafe fn lowest_index_pos(fmt: *mut ffi::AVFormatContext) -> Option<u64> {
 /// after probing, or while the header fits in the first buffer fill).
 ///
 /// # Safety
+/// As [`buffered_window`].
+pub(crate) unsafe fn buffered_head<'a>(pb: *const ffi::AVIOContext) -> Option<&'a [u8]> {
+    // SAFETY: per the contract.
+    match unsafe { buffered_window(pb) }? {
+        (0, bytes) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// FFmpeg's buffered input data and the input offset it starts at: what can be looked at
+/// without reading anything.
+///
+/// # Safety
 /// `pb` must be a valid reading context, with no FFmpeg call running; the slice must be
 /// dropped before FFmpeg runs again.
-pub(crate) unsafe fn buffered_head<'a>(pb: *const ffi::AVIOContext) -> Option<&'a [u8]> {
+pub(crate) unsafe fn buffered_window<'a>(pb: *const ffi::AVIOContext) -> Option<(u64, &'a [u8])> {
     // SAFETY: per the contract; plain field reads.
     let (buffer, end, pos) = unsafe { ((*pb).buffer, (*pb).buf_end, (*pb).pos) };
     if buffer.is_null() || end.is_null() {
         return None;
     }
     let len = (end as usize).checked_sub(buffer as usize)?;
-    // `pos` is the input offset of `buf_end`: the buffer starts at offset 0 exactly when
-    // it holds `pos` bytes.
-    if u64::try_from(pos).ok()? != len as u64 || len == 0 {
+    // `pos` is the input offset of `buf_end`.
+    let start = u64::try_from(pos).ok()?.checked_sub(len as u64)?;
+    if len == 0 {
         return None;
     }
     // SAFETY: `buffer..buf_end` is FFmpeg's buffered data, initialised and valid for
     // reads until FFmpeg runs again (the contract).
-    Some(unsafe { std::slice::from_raw_parts(buffer, len) })
+    Some((start, unsafe { std::slice::from_raw_parts(buffer, len) }))
+}
+
+/// A walk over an MP4's top-level boxes, fed with whatever input FFmpeg had buffered:
+/// each box header seen gives where the next one starts and how far the file must go.
+#[derive(Debug, Default)]
+pub(crate) struct BoxWalk {
+    /// Where the next top-level box starts.
+    next: u64,
+    /// The end of the furthest box seen.
+    claimed_end: u64,
+    /// The walk cannot go on (a box "to the end of the file", or a size that is no box).
+    done: bool,
+}
+
+impl BoxWalk {
+    /// Walks on through `bytes`, the input from offset `start`, as far as they go.
+    pub(crate) fn feed(&mut self, start: u64, bytes: &[u8]) {
+        while !self.done {
+            let Some(at) = self
+                .next
+                .checked_sub(start)
+                .and_then(|a| usize::try_from(a).ok())
+            else {
+                return;
+            };
+            let Some(header) = bytes.get(at..).filter(|h| h.len() >= 8) else {
+                return;
+            };
+            let Some(small) = header.get(..4) else { return };
+            let size = u32::from_be_bytes([small[0], small[1], small[2], small[3]]);
+            let size = match size {
+                0 => {
+                    self.done = true; // to the end of the file, whatever it is
+                    return;
+                }
+                1 => match header.get(8..16) {
+                    Some(large) => u64::from_be_bytes(large.try_into().unwrap_or([0; 8])),
+                    None => return, // wait for more bytes
+                },
+                n => u64::from(n),
+            };
+            if size < 8 {
+                self.done = true;
+                return;
+            }
+            let end = self.next.saturating_add(size);
+            self.claimed_end = self.claimed_end.max(end);
+            self.next = end;
+        }
+    }
+
+    fn past_end(&self, size: u64) -> Option<Truncation> {
+        (self.claimed_end > size).then_some(Truncation {
+            reason: TruncationReason::BoxPastEnd,
+            stream: None,
+            offset: Some(size),
+            expected_end: Some(self.claimed_end),
+        })
+    }
 }
 
 /// Where a Matroska/WebM `Segment` ends (offset of its data plus its size), from the first
@@ -492,6 +573,28 @@ mod tests {
         assert_eq!(matroska_segment_end(&live), None);
         assert_eq!(matroska_segment_end(&head[..15]), None, "cut header");
         assert_eq!(matroska_segment_end(b"RIFF...."), None);
+    }
+
+    #[test]
+    fn box_walk_follows_top_level_sizes_across_windows() {
+        let mut walk = BoxWalk::default();
+        // ftyp (16 bytes), then mdat of 100 bytes whose header is in the first window.
+        let mut head = vec![0, 0, 0, 16];
+        head.extend(b"ftyp");
+        head.extend([0; 8]);
+        head.extend([0, 0, 0, 100]);
+        head.extend(b"mdat");
+        walk.feed(0, &head);
+        assert_eq!(walk.claimed_end, 116);
+        assert!(walk.past_end(116).is_none());
+        assert_eq!(walk.past_end(115).unwrap().expected_end, Some(116));
+        // A later window holding the moov header (64-bit size) at 116.
+        let mut tail = vec![0u8; 6];
+        tail.extend([0, 0, 0, 1]);
+        tail.extend(b"moov");
+        tail.extend(50u64.to_be_bytes());
+        walk.feed(110, &tail);
+        assert_eq!(walk.claimed_end, 166);
     }
 
     #[test]
