@@ -57,8 +57,9 @@ pub enum TruncationReason {
     /// An MPEG-TS input whose size is not a multiple of its TS packet size (188, 192 or
     /// 204 bytes): the last TS packet is cut, and FFmpeg drops it silently.
     PartialTsPacket,
-    /// FFmpeg logged that the file is partial or ended prematurely (see
-    /// [`truncation_from_log`]).
+    /// FFmpeg logged that the file is partial or ended prematurely ("File ended
+    /// prematurely", "partial file"). Reserved for FFmpeg's log, once ffio captures it
+    /// per demuxer; not reported yet.
     Logged,
 }
 

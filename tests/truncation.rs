@@ -194,6 +194,9 @@ struct Counts {
     b_not_a: usize,
     c: usize,
     a_not_b: usize,
+    open_errors: usize,
+    read_errors: usize,
+    reports: usize,
 }
 
 struct Cut {
@@ -282,6 +285,8 @@ fn every_cut_that_loses_packets_is_reported_unless_undetectable() {
     let mut failures = Vec::new();
     let mut table: Vec<(String, &str, Counts)> = Vec::new();
     let mut reasons: BTreeSet<String> = BTreeSet::new();
+    let mut undetected = Vec::new();
+    let mut read_errors = BTreeSet::new();
     for &name in ALL_FIXTURES {
         for way in ["slice", "pipe"] {
             let mut counts = Counts::default();
@@ -293,6 +298,16 @@ fn every_cut_that_loses_packets_is_reported_unless_undetectable() {
                 counts.a += usize::from(a);
                 counts.b += usize::from(cut.fewer);
                 counts.a_not_b += usize::from(a && !cut.fewer);
+                match outcome {
+                    Outcome::OpenError(_) => counts.open_errors += 1,
+                    Outcome::ReadError { error, .. } => {
+                        counts.read_errors += 1;
+                        read_errors.insert(format!("{name} {way}: {error}"));
+                    }
+                    Outcome::Ended { truncation, .. } => {
+                        counts.reports += usize::from(truncation.is_some())
+                    }
+                }
                 if let Outcome::Ended {
                     truncation: Some(t),
                     ..
@@ -303,7 +318,10 @@ fn every_cut_that_loses_packets_is_reported_unless_undetectable() {
                 if cut.fewer && !a {
                     counts.b_not_a += 1;
                     match c {
-                        Some(_) => counts.c += 1,
+                        Some(why) => {
+                            counts.c += 1;
+                            undetected.push(format!("{name} cut at {} ({way}): {why}", cut.at));
+                        }
                         None => failures.push(format!(
                             "{name} cut at {} ({way}): ffprobe reads fewer packets, ffio \
                              says nothing: {outcome:?}",
@@ -315,12 +333,22 @@ fn every_cut_that_loses_packets_is_reported_unless_undetectable() {
             table.push((name.to_owned(), way, counts));
         }
     }
-    println!("fixture                  way    cuts  (a)  (b)  b\\a  (c)  a\\b");
+    println!(
+        "fixture                  way    cuts  (a)  (b)  b\\a  (c)  a\\b | open-err read-err report"
+    );
     for (name, way, c) in &table {
         println!(
-            "{name:<24} {way:<6} {:>4} {:>4} {:>4} {:>4} {:>4} {:>4}",
-            c.cuts, c.a, c.b, c.b_not_a, c.c, c.a_not_b
+            "{name:<24} {way:<6} {:>4} {:>4} {:>4} {:>4} {:>4} {:>4} | {:>8} {:>8} {:>6}",
+            c.cuts, c.a, c.b, c.b_not_a, c.c, c.a_not_b, c.open_errors, c.read_errors, c.reports
         );
+    }
+    println!("(c), undetectable:");
+    for u in &undetected {
+        println!("  {u}");
+    }
+    println!("read errors:");
+    for e in &read_errors {
+        println!("  {e}");
     }
     println!("reasons seen:");
     for r in &reasons {
