@@ -144,8 +144,10 @@ fn packet_spans(path: &Path) -> Vec<(u64, u64)> {
     out.stdout
         .lines()
         .filter_map(|l| {
-            let (size, pos) = l.trim().split_once(',')?;
-            Some((pos.parse().ok()?, size.parse().ok()?))
+            // "size,pos" (MPEG-TS lines end with a comma, for side data).
+            let mut fields = l.trim().split(',');
+            let size = fields.next()?.parse().ok()?;
+            Some((fields.next()?.parse().ok()?, size))
         })
         .collect()
 }
@@ -157,14 +159,16 @@ fn cut_points(len: u64, spans: &[(u64, u64)]) -> Vec<u64> {
     for header in [1, 8, 16, 40, 100, 300, 700, 1500, 3000] {
         cuts.insert(header);
     }
-    for k in 1..24 {
-        cuts.insert(len * k / 24);
+    // Without packets to cut at (ffprobe cannot read the file), more even cuts instead.
+    let spread = if spans.is_empty() { 32 } else { 20 };
+    for k in 1..spread {
+        cuts.insert(len * k / spread);
     }
     if len < 500 {
         // A small file: cut it everywhere, nearly.
         cuts.extend((1..64).map(|k| len * k / 64));
     }
-    let step = (spans.len() / 6).max(1);
+    let step = (spans.len() / 5).max(1);
     for &(pos, size) in spans.iter().step_by(step) {
         cuts.extend([pos, pos + size / 2, pos + size]);
     }
