@@ -462,15 +462,34 @@ impl<R> Demuxer<R> {
         let read = match self.peeked.take() {
             Some(mut peeked) => {
                 std::mem::swap(packet, &mut peeked);
-                true
+                Ok(true)
             }
-            None => self.read_frame(packet)?,
+            None => self.read_frame(packet),
+        };
+        let read = match read {
+            Err(e) if self.is_partial_mov_end(&e) => {
+                let fmt = self.fmt.0.as_ptr();
+                // SAFETY: `fmt` is our open input, reading through `self.io`;
+                // av_read_frame has returned.
+                unsafe { self.watch.at_end(fmt, &mut self.io)? };
+                if self.watch.found.is_none() {
+                    return Err(e);
+                }
+                false
+            }
+            other => other?,
         };
         if !read {
             let fmt = self.fmt.0.as_ptr();
             // SAFETY: `fmt` is our open input, reading through `self.io`; av_read_frame
             // has returned.
             unsafe { self.watch.at_end(fmt, &mut self.io)? };
+            if self.watch.strict {
+                if let Some(found) = &self.watch.found {
+                    // An end after a truncation (reported already) stays an error.
+                    return Err(Error::Truncated(found.clone()));
+                }
+            }
             return Ok(false);
         }
         if packet.is_corrupt() {
@@ -482,6 +501,24 @@ impl<R> Demuxer<R> {
             })?;
         }
         Ok(true)
+    }
+
+    /// `true` for the error the mov demuxer returns on a non-seekable input when the
+    /// input ended inside the media data: it logs "root atom offset …: partial file" (or
+    /// "stream N, offset …: partial file") and returns `AVERROR_INVALIDDATA` once it has
+    /// read everything, where a seekable input gives a plain end of file. When ffio has
+    /// seen the truncation too (a sample cut short, the index past the end), that error
+    /// is the end of a cut file: it is reported as such, as for seekable inputs (and as
+    /// ffprobe does). The caller runs the end checks to find out.
+    #[cold]
+    fn is_partial_mov_end(&self, e: &Error) -> bool {
+        let pb = self.io.as_ptr();
+        // SAFETY: `pb` is our valid context and FFmpeg is not running; plain field reads.
+        let clean_eof = unsafe { (*pb).eof_reached != 0 && (*pb).error == 0 };
+        e.code() == Some(ffi::AVERROR_INVALIDDATA)
+            && clean_eof
+            && !self.io.is_seekable()
+            && self.is_format("mov")
     }
 
     /// `av_read_frame` into `packet`; `Ok(false)` at the end.
