@@ -38,6 +38,10 @@ for line in sys.stdin:
         print(m["target"]["name"] + " " + m["executable"])
 ')
 
+# Tests whose loops would take very long under valgrind check a sample (tests/common's
+# under_memcheck): memory errors do not need every case, the plain run has them all.
+export FFIO_MEMCHECK=1
+
 failed=0
 ran=0
 # run_vg NAME EXPECTED_STATUS COMMAND...: runs COMMAND under memcheck (in $VG_DIR if set);

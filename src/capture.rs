@@ -53,6 +53,18 @@ struct Line {
     level: c_int,
     /// `"item: message"`, e.g. `"mov,mp4,m4a,3gp,3g2,mj2: moov atom not found"`.
     text: String,
+    /// The length of the item (0: none).
+    item_len: usize,
+}
+
+impl Line {
+    /// The message without the item.
+    fn message(&self) -> &str {
+        match self.text.split_once(": ") {
+            Some((_, message)) if self.item_len > 0 => message,
+            _ => &self.text,
+        }
+    }
 }
 
 /// The lines captured during the current ffio call of one object.
@@ -97,17 +109,27 @@ impl Capture {
             .map(|l| l.text.clone())
     }
 
-    /// Every captured line (warnings and errors), oldest first.
-    #[allow(dead_code)]
-    pub(crate) fn lines(&self) -> impl Iterator<Item = &str> {
-        self.lines.iter().map(|l| l.text.as_str())
+    /// Every captured line (warnings and errors) of the last call, oldest first, with its
+    /// level and without the `"item: "` prefix.
+    pub(crate) fn lines(&self) -> impl Iterator<Item = (c_int, &str)> {
+        self.lines.iter().map(|l| (l.level, l.message()))
     }
 
-    fn push(&mut self, level: c_int, text: String) {
+    /// `true` if the last call logged a warning or error.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn push(&mut self, level: c_int, text: String, item_len: usize) {
         if self.lines.len() == MAX_LINES {
             self.lines.remove(0);
         }
-        self.lines.push(Line { level, text });
+        self.lines.push(Line {
+            level,
+            text,
+            item_len,
+        });
     }
 }
 
@@ -122,6 +144,7 @@ struct Pending {
     /// The captured part of the current line: level of its first fragment, item, text.
     level: c_int,
     text: String,
+    item_len: usize,
     /// `print_prefix` for av_log_format_line2: set at the start of a line.
     print_prefix: c_int,
 }
@@ -131,6 +154,7 @@ impl Pending {
         Pending {
             level: 0,
             text: String::new(),
+            item_len: 0,
             print_prefix: 1,
         }
     }
@@ -295,8 +319,10 @@ unsafe fn capture_and_forward(
         } else {
             if pending.text.is_empty() {
                 pending.level = level & 0xff;
+                pending.item_len = 0;
                 if let Some(item) = &item {
                     let _ = write!(pending.text, "{item}: ");
+                    pending.item_len = item.len();
                 }
             }
             pending.text.push_str(message.trim_end_matches('\n'));
@@ -304,9 +330,10 @@ unsafe fn capture_and_forward(
                 let text = std::mem::take(&mut pending.text);
                 let text = text.trim().to_owned();
                 if !text.is_empty() {
+                    let item_len = pending.item_len;
                     // SAFETY: `capture` is the current call's capture (see `enter`),
                     // accessed by nothing else while FFmpeg runs that call.
-                    unsafe { (*capture).push(pending.level, text) };
+                    unsafe { (*capture).push(pending.level, text, item_len) };
                 }
             }
         }

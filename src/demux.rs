@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::io::CustomIo;
 use crate::packet::Packet;
 use crate::stream::{stream_at, MediaType, Stream};
+use crate::truncation::{self, Truncation, TruncationReason, Watch};
 
 /// How to open an input: a format hint, FFmpeg options, whether to probe the streams.
 ///
@@ -32,6 +33,7 @@ pub struct DemuxerOptions {
     find_stream_info: bool,
     format_whitelist: Option<String>,
     timeout: Option<Duration>,
+    strict: bool,
 }
 
 impl Default for DemuxerOptions {
@@ -42,6 +44,7 @@ impl Default for DemuxerOptions {
             find_stream_info: true,
             format_whitelist: None,
             timeout: None,
+            strict: false,
         }
     }
 }
@@ -109,6 +112,17 @@ impl DemuxerOptions {
         self
     }
 
+    /// Makes a truncated or damaged input an error (default `false`), like `ffmpeg
+    /// -xerror`: the read that meets the [`Truncation`] fails with
+    /// [`Error::Truncated`], naming the stream and byte offset, instead of only being
+    /// reported by [`Demuxer::truncation`]. That is the read that returns a packet FFmpeg
+    /// flagged corrupt, or the read that reaches an end of input the container did not
+    /// announce. Intact inputs read exactly as without it.
+    pub fn strict(mut self, yes: bool) -> Self {
+        self.strict = yes;
+        self
+    }
+
     /// Opens `io` with these options; see [`Demuxer::open`].
     pub fn open<R>(&self, io: CustomIo<R>) -> Result<Demuxer<R>> {
         Demuxer::open_with(io, self)
@@ -142,11 +156,22 @@ impl DemuxerOptions {
 /// open nothing else either (MOV data references, protocols): ffio reads only through
 /// your reader. See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
+///
+/// A cut or damaged input is never silent: see [`truncation`](Demuxer::truncation) and
+/// [`DemuxerOptions::strict`].
 pub struct Demuxer<R> {
     /// Declared before `io`: fields drop in order, so the input is closed before the
     /// AVIOContext it reads through is freed.
     fmt: InputContext,
     io: CustomIo<R>,
+    /// Truncation checks and what they found.
+    watch: Watch,
+    /// A packet read at open (to learn whether a non-seekable MP4 can be read at all),
+    /// returned by the first read.
+    peeked: Option<Packet>,
+    /// A cut FFmpeg logged (Matroska), reported at the end unless the checks there found
+    /// one.
+    logged_cut: Option<Truncation>,
 }
 
 // SAFETY: the Demuxer exclusively owns its AVFormatContext (and through it the streams and
@@ -163,8 +188,9 @@ impl<'a> Demuxer<Cursor<&'a [u8]>> {
 
 impl<R: Read> Demuxer<R> {
     /// Opens a container from a reader that cannot seek (a pipe, a socket, an HTTP body).
-    /// Streamable formats work; an MP4 whose `moov` box comes last fails with
-    /// [`Error::NotSeekable`].
+    /// Streamable formats work; an MP4 whose `moov` box comes last fails at open with
+    /// [`Error::NotSeekable`] (FFmpeg reads the whole input to find the `moov`, then
+    /// cannot go back to the media data; ffio reads the first packet at open to find out).
     pub fn from_reader(reader: R) -> Result<Self> {
         Self::open(CustomIo::reader(reader)?)
     }
@@ -215,6 +241,7 @@ impl<R> Demuxer<R> {
             pending.set_option("format_whitelist", list)?;
         }
         let raw = pending.0;
+        let mut watch = Watch::new(options.strict);
         if input_format.is_null() {
             let pb = io.as_ptr();
             // SAFETY: `pb` is our reading context and `raw` the format context it will
@@ -241,6 +268,12 @@ impl<R> Demuxer<R> {
                 e.with_detail(Some(seen))
             })?;
             io.forget_initialised();
+            // SAFETY: the probe returned and left the input's first bytes in `pb`'s buffer
+            // (ffio_rewind_with_probe_data); the slices are dropped before FFmpeg runs.
+            unsafe {
+                watch.segment_end = matroska_segment_end(input_format, io.as_ptr());
+                walk_mov_boxes(&mut watch, input_format, io.as_ptr());
+            }
         }
         // SAFETY: a probed or found input format is a valid static description; `raw` is
         // our context, whose format_whitelist is null or a string FFmpeg owns.
@@ -267,8 +300,22 @@ impl<R> Demuxer<R> {
         let mut demuxer = Demuxer {
             fmt: InputContext(fmt),
             io,
+            watch,
+            peeked: None,
+            logged_cut: None,
         };
         demuxer.io.after_call("avformat_open_input", ret)?;
+        let (format, pb) = (demuxer.raw().iformat, demuxer.io.as_ptr());
+        // SAFETY: the input is open, FFmpeg is not running; the slices are dropped before
+        // it runs again. A forced format was not probed, but its header may still be in
+        // the buffer; what the open left buffered (a trailing `moov`) continues the walk
+        // over the top-level boxes (before stream discovery moves the buffer on).
+        unsafe {
+            if demuxer.watch.segment_end.is_none() {
+                demuxer.watch.segment_end = matroska_segment_end(format, pb);
+            }
+            walk_mov_boxes(&mut demuxer.watch, format, pb);
+        }
         dict.ensure_consumed("avformat_open_input")?;
         if options.find_stream_info {
             let fmt = demuxer.fmt.0.as_ptr();
@@ -277,7 +324,47 @@ impl<R> Demuxer<R> {
                 ffi::avformat_find_stream_info(fmt, ptr::null_mut())
             })?;
         }
+        demuxer.check_readable_without_seeking()?;
         Ok(demuxer)
+    }
+
+    /// Fails with [`Error::NotSeekable`] now, not at the first read, when a non-seekable
+    /// MP4 cannot be read: the mov demuxer reads the whole input to find a `moov` box
+    /// that follows the media data, which is then gone, and only finds out when it seeks
+    /// back for the first sample (stream discovery swallows that failure). So the first
+    /// packet of a non-seekable MP4 is read here, and returned by the first read.
+    fn check_readable_without_seeking(&mut self) -> Result<()> {
+        if self.io.is_seekable() || !self.is_format("mov") {
+            return Ok(());
+        }
+        let mut first = Packet::try_new()?;
+        if self.read_frame(&mut first)? {
+            self.peeked = Some(first);
+        }
+        Ok(())
+    }
+
+    /// `true` if the demuxer is the one serving the format called `name` (one of the
+    /// comma-separated names of [`format_name`](Self::format_name)).
+    fn is_format(&self, name: &str) -> bool {
+        self.format_name().split(',').any(|n| n == name)
+    }
+
+    /// What the truncation checks found so far: the first sign that the input is cut
+    /// short or damaged, or `None`. A program checking uploads reads to the end and then
+    /// asks; in [strict](DemuxerOptions::strict) mode the read that met it fails instead.
+    ///
+    /// It is filled when a packet FFmpeg flagged corrupt is read, and when the end of the
+    /// input is reached and turns out to come before the end the container announced:
+    /// an MP4 whose sample tables point past the end, a Matroska segment longer than the
+    /// input, an MPEG-TS input that ends inside a TS packet. Intact files never report
+    /// one. Some cuts cannot be told from a clean end (an MPEG-TS cut between PES
+    /// packets, an FLV cut between tags): see the README's "Truncated input" for what is
+    /// detectable per format. The input's size is learnt from a seekable reader by
+    /// `avio_size`; for a non-seekable one, it is the number of bytes read when FFmpeg
+    /// saw the end.
+    pub fn truncation(&self) -> Option<&Truncation> {
+        self.watch.found.as_ref()
     }
 
     fn raw(&self) -> &ffi::AVFormatContext {
@@ -390,8 +477,110 @@ impl<R> Demuxer<R> {
     ///
     /// A failing reader gives [`Error::Io`] (never a clean end); data FFmpeg cannot parse
     /// gives [`Error::Ffmpeg`].
+    ///
+    /// A packet FFmpeg flagged [corrupt](Packet::is_corrupt) is returned (and recorded in
+    /// [`truncation`](Self::truncation)); in [strict](DemuxerOptions::strict) mode the
+    /// read fails with [`Error::Truncated`] instead, leaving the packet in `packet`. At the
+    /// end of the input the truncation checks run, and in strict mode a cut input gives
+    /// [`Error::Truncated`] instead of `Ok(false)`.
     #[inline]
     pub fn read_packet_into(&mut self, packet: &mut Packet) -> Result<bool> {
+        let read = match self.peeked.take() {
+            Some(mut peeked) => {
+                std::mem::swap(packet, &mut peeked);
+                Ok(true)
+            }
+            None => self.read_frame(packet),
+        };
+        let read = match read {
+            Err(e) if self.is_partial_mov_end(&e) => {
+                let fmt = self.fmt.0.as_ptr();
+                // SAFETY: `fmt` is our open input, reading through `self.io`;
+                // av_read_frame has returned.
+                unsafe { self.watch.at_end(fmt, &mut self.io)? };
+                if self.watch.found.is_none() {
+                    return Err(e);
+                }
+                false
+            }
+            other => other?,
+        };
+        if !read {
+            let fmt = self.fmt.0.as_ptr();
+            // SAFETY: `fmt` is our open input, reading through `self.io`; av_read_frame
+            // has returned.
+            unsafe { self.watch.at_end(fmt, &mut self.io)? };
+            if self.watch.found.is_none() {
+                if let Some(cut) = self.logged_cut.take() {
+                    self.watch.report(cut)?;
+                }
+            }
+            if self.watch.strict {
+                if let Some(found) = &self.watch.found {
+                    // An end after a truncation (reported already) stays an error.
+                    return Err(Error::Truncated(found.clone()));
+                }
+            }
+            return Ok(false);
+        }
+        if packet.is_corrupt() {
+            self.watch.report(Truncation {
+                reason: TruncationReason::CorruptPacket,
+                stream: Some(packet.stream_index()),
+                offset: packet.position(),
+                expected_end: None,
+            })?;
+        }
+        Ok(true)
+    }
+
+    /// `true` for the error the mov demuxer returns on a non-seekable input when the
+    /// input ended inside the media data: it logs "root atom offset …: partial file" (or
+    /// "stream N, offset …: partial file") and returns `AVERROR_INVALIDDATA` once it has
+    /// read everything, where a seekable input gives a plain end of file. When ffio has
+    /// seen the truncation too (a sample cut short, the index past the end), that error
+    /// is the end of a cut file: it is reported as such, as for seekable inputs (and as
+    /// ffprobe does). The caller runs the end checks to find out.
+    #[cold]
+    fn is_partial_mov_end(&self, e: &Error) -> bool {
+        let pb = self.io.as_ptr();
+        // SAFETY: `pb` is our valid context and FFmpeg is not running; plain field reads.
+        let clean_eof = unsafe { (*pb).eof_reached != 0 && (*pb).error == 0 };
+        e.code() == Some(ffi::AVERROR_INVALIDDATA)
+            && clean_eof
+            && !self.io.is_seekable()
+            && self.is_format("mov")
+    }
+
+    /// Reports what FFmpeg logged during the last read that says the input is cut: for
+    /// Matroska, "File ended prematurely", the only sign of a cut live file (see
+    /// [`truncation::truncation_from_log`]). The other formats' lines are left to the
+    /// checks that see the same event with more precision (the packet's corrupt flag, the
+    /// index): mov logs "partial file" also when an intact file merely needed a seek.
+    #[cold]
+    fn check_log(&mut self) -> Result<()> {
+        if !self.is_format("matroska") {
+            return Ok(());
+        }
+        let format = self.format_name().to_owned();
+        let found: Vec<Truncation> = self
+            .io
+            .logged()
+            .into_iter()
+            .flatten()
+            .filter_map(|(level, line)| truncation::truncation_from_log(&format, level, line))
+            .collect();
+        // Kept for the end of the input: the checks there know the offsets; this is what
+        // is reported when they find nothing (a live file without a segment size).
+        if self.logged_cut.is_none() {
+            self.logged_cut = found.into_iter().next();
+        }
+        Ok(())
+    }
+
+    /// `av_read_frame` into `packet`; `Ok(false)` at the end.
+    #[inline]
+    fn read_frame(&mut self, packet: &mut Packet) -> Result<bool> {
         packet.clear_for_reuse();
         let fmt = self.fmt.0.as_ptr();
         let pkt = packet.as_ptr();
@@ -399,6 +588,9 @@ impl<R> Demuxer<R> {
             // SAFETY: `fmt` is an open input, `pkt` a valid blank packet av_read_frame fills.
             unsafe { ffi::av_read_frame(fmt, pkt) }
         });
+        if self.io.logged().is_some() {
+            self.check_log()?;
+        }
         match read {
             Ok(_) => Ok(true),
             Err(e) if e.is_eof() => Ok(false),
@@ -467,6 +659,10 @@ impl<R> Demuxer<R> {
         self.io.call_recovering("avformat_seek_file", || unsafe {
             ffi::avformat_seek_file(fmt, stream, i64::MIN, ts, ts, 0)
         })?;
+        // Reading restarts: the end may be reached again.
+        self.peeked = None;
+        self.watch.rearm();
+        self.logged_cut = None;
         Ok(())
     }
 
@@ -487,7 +683,7 @@ impl<R> Demuxer<R> {
 
     /// Closes the input and gives your reader back.
     pub fn into_inner(self) -> R {
-        let Demuxer { fmt, io } = self;
+        let Demuxer { fmt, io, .. } = self;
         drop(fmt); // before the AVIOContext it reads through
         io.into_inner()
     }
@@ -656,6 +852,56 @@ impl Drop for PendingContext {
         // SAFETY: we own the context, which was never opened; avformat_free_context frees
         // it and its options without touching `pb` (ours).
         unsafe { ffi::avformat_free_context(self.0) };
+    }
+}
+
+/// Where the Matroska segment of the input behind `pb` ends, when `format` is matroska and
+/// `pb`'s buffer still holds the input's first bytes.
+///
+/// # Safety
+/// `format` must be null or a valid input format description, `pb` a valid reading
+/// context, and FFmpeg must not be running.
+unsafe fn matroska_segment_end(
+    format: *const ffi::AVInputFormat,
+    pb: *const ffi::AVIOContext,
+) -> Option<u64> {
+    // SAFETY: per the contract; FFmpeg's names are static C strings.
+    let name = unsafe { CStr::from_ptr(format.as_ref()?.name) };
+    if !name
+        .to_bytes()
+        .split(|&b| b == b',')
+        .any(|n| n == b"matroska")
+    {
+        return None;
+    }
+    // SAFETY: per the contract; the slice does not outlive this call.
+    truncation::matroska_segment_end(unsafe { truncation::buffered_head(pb) }?)
+}
+
+/// Feeds the MP4 box walk with what `pb` has buffered, when `format` is mov.
+///
+/// # Safety
+/// As [`matroska_segment_end`].
+unsafe fn walk_mov_boxes(
+    watch: &mut Watch,
+    format: *const ffi::AVInputFormat,
+    pb: *const ffi::AVIOContext,
+) {
+    // SAFETY: per the contract; FFmpeg's names are static C strings.
+    let Some(format) = (unsafe { format.as_ref() }) else {
+        return;
+    };
+    // SAFETY: as above.
+    let name = unsafe { CStr::from_ptr(format.name) };
+    if !name.to_bytes().split(|&b| b == b',').any(|n| n == b"mov") {
+        return;
+    }
+    // SAFETY: per the contract; the slice does not outlive this call.
+    if let Some((start, bytes)) = unsafe { truncation::buffered_window(pb) } {
+        watch
+            .boxes
+            .get_or_insert_with(Default::default)
+            .feed(start, bytes);
     }
 }
 

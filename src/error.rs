@@ -143,6 +143,14 @@ pub enum Error {
         remedy: &'static str,
     },
 
+    /// The input is cut short or damaged: a [strict](crate::DemuxerOptions::strict)
+    /// demuxer's read met a truncation (a packet FFmpeg flagged corrupt, or an end of
+    /// input before the end the container announced). The [`Truncation`](crate::Truncation)
+    /// names the stream, the byte offset and the reason; without `strict` the same is
+    /// reported by [`Demuxer::truncation`](crate::Demuxer::truncation) instead.
+    #[error("the input is truncated or corrupt: {0}")]
+    Truncated(crate::Truncation),
+
     /// A user callback panicked earlier, its panic was passed on to the caller, and the
     /// object was used again afterwards. Its FFmpeg state can no longer be trusted.
     #[error("a custom I/O callback panicked earlier; this object can no longer be used")]

@@ -902,6 +902,12 @@ impl<S> CustomIo<S> {
         check(call, ret).map_err(|e| e.with_detail(detail))
     }
 
+    /// The warning and error lines FFmpeg logged during the last call: `(level,
+    /// message)`, oldest first (see `crate::capture`).
+    pub(crate) fn logged(&self) -> Option<impl Iterator<Item = (c_int, &str)>> {
+        (!self.capture.is_empty()).then(|| self.capture.lines())
+    }
+
     /// For a muxer that finishes: flushes FFmpeg's write buffer into the writer, then what
     /// the writer side holds back (an unaligned tail, a gathered chunk), then the writer
     /// itself (`flush`), reporting the first error on the way.

@@ -50,6 +50,7 @@ mod log;
 mod mux;
 mod packet;
 mod stream;
+mod truncation;
 
 pub use capture::{forward_to_ffio, VaList};
 pub use chunks::{Chunk, ChunkKind, ChunkWrite};
@@ -62,8 +63,9 @@ pub use io::{
 pub use limits::set_max_alloc;
 pub use log::{set_log_level, LogLevel};
 pub use mux::{CodecParameters, FinishError, Muxer};
-pub use packet::Packet;
+pub use packet::{Packet, PacketFlags};
 pub use stream::{MediaType, Rational, Stream};
+pub use truncation::{Truncation, TruncationReason};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

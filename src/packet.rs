@@ -136,9 +136,58 @@ impl Packet {
         u64::try_from(self.raw().pos).ok()
     }
 
-    /// `true` if the packet holds a keyframe.
+    /// `true` if the packet holds a keyframe ([`PacketFlags::KEY`]).
     pub fn is_key(&self) -> bool {
-        self.raw().flags & ffi::AV_PKT_FLAG_KEY != 0
+        self.flags().contains(PacketFlags::KEY)
+    }
+
+    /// Marks the packet as a keyframe or not ([`PacketFlags::KEY`]). A muxer writes it
+    /// as a sync sample (MP4 `stss`, Matroska `SimpleBlock` keyframe bit, MPEG-TS random
+    /// access indicator) and starts fragments, segments and clusters there.
+    pub fn set_key(&mut self, key: bool) {
+        self.set_flag(PacketFlags::KEY, key);
+    }
+
+    /// `true` if FFmpeg flagged the packet corrupt ([`PacketFlags::CORRUPT`]): its data
+    /// ended before the size the container gave (a short read at the end of a truncated
+    /// MP4, FLV or AVI), or the demuxer found it damaged (MPEG-TS: a PES whose length
+    /// does not match, a continuity error). The packet still holds what could be read.
+    /// See [`Demuxer::truncation`](crate::Demuxer::truncation).
+    pub fn is_corrupt(&self) -> bool {
+        self.flags().contains(PacketFlags::CORRUPT)
+    }
+
+    /// `true` if the packet is only needed to decode others and must not be shown
+    /// ([`PacketFlags::DISCARD`]), e.g. the pre-roll before an edit list's start.
+    pub fn is_discard(&self) -> bool {
+        self.flags().contains(PacketFlags::DISCARD)
+    }
+
+    /// Sets or clears [`PacketFlags::DISCARD`]. A decoder decodes such a packet (to prime
+    /// its state) but returns no frame for it; muxers ignore the flag.
+    pub fn set_discard(&mut self, discard: bool) {
+        self.set_flag(PacketFlags::DISCARD, discard);
+    }
+
+    /// All of FFmpeg's flags on the packet (`AVPacket.flags`).
+    pub fn flags(&self) -> PacketFlags {
+        PacketFlags(self.raw().flags)
+    }
+
+    /// Replaces the packet's flags (`AVPacket.flags`), e.g. to copy them from another
+    /// packet. See [`PacketFlags`] for what each flag means to a muxer or a decoder.
+    pub fn set_flags(&mut self, flags: PacketFlags) {
+        self.raw_mut().flags = flags.0;
+    }
+
+    fn set_flag(&mut self, flag: PacketFlags, on: bool) {
+        let mut flags = self.flags();
+        if on {
+            flags.insert(flag);
+        } else {
+            flags.remove(flag);
+        }
+        self.set_flags(flags);
     }
 
     /// The packet's payload.
@@ -216,8 +265,159 @@ impl fmt::Debug for Packet {
             .field("pts", &self.pts())
             .field("dts", &self.dts())
             .field("duration", &self.duration())
-            .field("key", &self.is_key())
+            .field("flags", &self.flags())
             .field("size", &self.size())
             .finish()
+    }
+}
+
+/// FFmpeg's packet flags (`AV_PKT_FLAG_*`), a small bit set.
+///
+/// ```
+/// use ffio::PacketFlags;
+/// let flags = PacketFlags::KEY | PacketFlags::CORRUPT;
+/// assert!(flags.contains(PacketFlags::KEY));
+/// assert!(!flags.contains(PacketFlags::DISCARD));
+/// assert_eq!(format!("{flags:?}"), "PacketFlags(KEY | CORRUPT)");
+/// ```
+///
+/// Flags ffio has no constant for (future FFmpeg ones) are kept as they are by
+/// [`Packet::set_flags`] and [`bits`](Self::bits).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PacketFlags(i32);
+
+impl PacketFlags {
+    /// `AV_PKT_FLAG_KEY`: the packet holds a keyframe (decoding can start here). Muxers
+    /// mark it as a sync sample and cut fragments, segments and clusters at it.
+    pub const KEY: PacketFlags = PacketFlags(ffi::AV_PKT_FLAG_KEY);
+    /// `AV_PKT_FLAG_CORRUPT`: the demuxer found the packet damaged or cut short. Decoders
+    /// still decode it (their output may show errors); `fflags +discardcorrupt` makes
+    /// the demuxer drop such packets instead. Muxers ignore it.
+    pub const CORRUPT: PacketFlags = PacketFlags(ffi::AV_PKT_FLAG_CORRUPT);
+    /// `AV_PKT_FLAG_DISCARD`: needed to decode later packets, but its frames must be
+    /// dropped after decoding (edit-list pre-roll). Muxers ignore it.
+    pub const DISCARD: PacketFlags = PacketFlags(ffi::AV_PKT_FLAG_DISCARD);
+    /// `AV_PKT_FLAG_TRUSTED`: the packet's data comes from a trusted source and may hold
+    /// pointers (only FFmpeg-internal hardware paths set it). Set by no demuxer.
+    pub const TRUSTED: PacketFlags = PacketFlags(ffi::AV_PKT_FLAG_TRUSTED);
+    /// `AV_PKT_FLAG_DISPOSABLE`: no other frame depends on this one (a non-reference
+    /// frame); it may be dropped to save work. Set by some demuxers (MP4 `sdtp`).
+    pub const DISPOSABLE: PacketFlags = PacketFlags(ffi::AV_PKT_FLAG_DISPOSABLE);
+
+    const NAMED: [(PacketFlags, &'static str); 5] = [
+        (Self::KEY, "KEY"),
+        (Self::CORRUPT, "CORRUPT"),
+        (Self::DISCARD, "DISCARD"),
+        (Self::TRUSTED, "TRUSTED"),
+        (Self::DISPOSABLE, "DISPOSABLE"),
+    ];
+
+    /// No flag set.
+    pub const fn empty() -> Self {
+        PacketFlags(0)
+    }
+
+    /// The raw `AVPacket.flags` value.
+    pub const fn bits(self) -> i32 {
+        self.0
+    }
+
+    /// Flags from a raw `AVPacket.flags` value, unknown bits included.
+    pub const fn from_bits_retain(bits: i32) -> Self {
+        PacketFlags(bits)
+    }
+
+    /// `true` if every flag of `other` is set in `self`.
+    pub const fn contains(self, other: PacketFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// `true` if no flag is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Sets the flags of `other`.
+    pub fn insert(&mut self, other: PacketFlags) {
+        self.0 |= other.0;
+    }
+
+    /// Clears the flags of `other`.
+    pub fn remove(&mut self, other: PacketFlags) {
+        self.0 &= !other.0;
+    }
+}
+
+impl std::ops::BitOr for PacketFlags {
+    type Output = PacketFlags;
+
+    fn bitor(self, rhs: PacketFlags) -> PacketFlags {
+        PacketFlags(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for PacketFlags {
+    fn bitor_assign(&mut self, rhs: PacketFlags) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl std::ops::BitAnd for PacketFlags {
+    type Output = PacketFlags;
+
+    fn bitand(self, rhs: PacketFlags) -> PacketFlags {
+        PacketFlags(self.0 & rhs.0)
+    }
+}
+
+impl fmt::Debug for PacketFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PacketFlags(")?;
+        let mut rest = self.0;
+        let mut first = true;
+        for (flag, name) in Self::NAMED {
+            if self.contains(flag) {
+                if !first {
+                    f.write_str(" | ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+                rest &= !flag.0;
+            }
+        }
+        if rest != 0 {
+            if !first {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{rest:#x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_set_and_clear_only_their_bit() {
+        let mut packet = Packet::new();
+        assert!(packet.flags().is_empty());
+        packet.set_key(true);
+        packet.set_discard(true);
+        assert_eq!(
+            packet.raw().flags,
+            ffi::AV_PKT_FLAG_KEY | ffi::AV_PKT_FLAG_DISCARD
+        );
+        assert!(packet.is_key() && packet.is_discard() && !packet.is_corrupt());
+        packet.set_key(false);
+        assert_eq!(packet.raw().flags, ffi::AV_PKT_FLAG_DISCARD);
+        packet.set_flags(PacketFlags::from_bits_retain(0x102));
+        assert!(packet.is_corrupt());
+        assert_eq!(
+            format!("{:?}", packet.flags()),
+            "PacketFlags(CORRUPT | 0x100)"
+        );
+        assert_eq!(format!("{:?}", PacketFlags::empty()), "PacketFlags()");
     }
 }

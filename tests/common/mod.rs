@@ -122,6 +122,25 @@ pub fn remux<W: std::io::Write>(
     Ok(muxer.finish()?)
 }
 
+/// `true` when scripts/memcheck.sh runs this test binary under valgrind (it sets
+/// `FFIO_MEMCHECK=1`): the few tests whose loops would take half an hour there take every
+/// few cases instead, and wall-clock bounds widen. They say so in their output.
+pub fn under_memcheck() -> bool {
+    std::env::var_os("FFIO_MEMCHECK").is_some_and(|v| v == "1")
+}
+
+/// Every `n`-th item under memcheck (see [`under_memcheck`]), all of them otherwise.
+pub fn memcheck_sample<T>(items: Vec<T>, n: usize) -> Vec<T> {
+    if !under_memcheck() {
+        return items;
+    }
+    eprintln!(
+        "under memcheck: checking every {n}th of {} cases",
+        items.len()
+    );
+    items.into_iter().step_by(n).collect()
+}
+
 /// Silences FFmpeg's own logging (process-wide) so expected failures do not clutter the
 /// test output. Every test calls it before its first FFmpeg call.
 pub fn quiet() {
