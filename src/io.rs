@@ -668,10 +668,14 @@ impl<S> CustomIo<S> {
     /// does).
     pub fn into_inner(self) -> S {
         let mut this = ManuallyDrop::new(self);
+        // Every field that owns something is taken out here (Drop does not run):
+        // `failed`, `capture`, the context and the state.
         drop(this.failed.take());
-        // SAFETY: `this` is never used or dropped again after these two calls, so the
-        // context is freed exactly once and the state box reclaimed exactly once.
+        // SAFETY: `this` is never used or dropped again after these calls, so the
+        // capture box is read (and dropped) once, the context freed exactly once and the
+        // state box reclaimed exactly once.
         unsafe {
+            drop(ptr::read(&this.capture));
             free_context(this.ctx);
             Box::from_raw(this.state.as_ptr()).stream
         }

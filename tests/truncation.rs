@@ -367,7 +367,8 @@ fn every_cut_that_loses_packets_is_reported_unless_undetectable() {
     // exception, not the rule.
     let total_b: usize = table.iter().map(|(_, _, c)| c.b).sum();
     let total_c: usize = table.iter().map(|(_, _, c)| c.c).sum();
-    assert!(total_b > 100, "only {total_b} cuts lose packets");
+    let enough = if common::under_memcheck() { 8 } else { 100 };
+    assert!(total_b > enough, "only {total_b} cuts lose packets");
     assert!(
         total_c * 4 < total_b,
         "{total_c} of {total_b} cuts undetectable"
@@ -451,7 +452,11 @@ fn strict_fails_at_the_read_that_meets_the_truncation() {
         }
     }
     println!("{checked} strict failures checked");
-    assert!(checked > 100, "only {checked} cuts checked in strict mode");
+    let enough = if common::under_memcheck() { 8 } else { 100 };
+    assert!(
+        checked > enough,
+        "only {checked} cuts checked in strict mode"
+    );
 }
 
 /// The error value itself: the variant, its stream, its offset.
