@@ -11,7 +11,9 @@ use ffmpeg_sys_next as ffi;
 use crate::dict::{c_string, Dictionary};
 use crate::error::{Error, Result};
 use crate::io::CustomIo;
+use crate::metadata::Tags;
 use crate::packet::Packet;
+use crate::properties::Timestamp;
 use crate::stream::{stream_at, MediaType, Stream};
 
 /// How to open an input: a format hint, FFmpeg options, whether to probe the streams.
@@ -136,6 +138,8 @@ pub struct Demuxer<R> {
     /// AVIOContext it reads through is freed.
     fmt: InputContext,
     io: CustomIo<R>,
+    /// The input's size in bytes, learned at open (`avio_size`), if the reader could tell.
+    size: Option<u64>,
 }
 
 // SAFETY: the Demuxer exclusively owns its AVFormatContext (and through it the streams and
@@ -245,6 +249,7 @@ impl<R> Demuxer<R> {
         let mut demuxer = Demuxer {
             fmt: InputContext(fmt),
             io,
+            size: None,
         };
         demuxer.io.after_call("avformat_open_input", ret)?;
         dict.ensure_consumed("avformat_open_input")?;
@@ -255,6 +260,7 @@ impl<R> Demuxer<R> {
                 ffi::avformat_find_stream_info(fmt, ptr::null_mut())
             })?;
         }
+        demuxer.size = demuxer.learn_size()?;
         Ok(demuxer)
     }
 
@@ -292,6 +298,47 @@ impl<R> Demuxer<R> {
     /// The container's overall bit rate in bits per second, if known.
     pub fn bit_rate(&self) -> Option<u64> {
         u64::try_from(self.raw().bit_rate).ok().filter(|&b| b > 0)
+    }
+
+    /// The input's size in bytes, if the reader could tell: always for a seekable reader
+    /// (learned once at open, with `avio_size`, which asks your `Seek` for the end),
+    /// never for a plain `Read`. What `ffprobe -show_format` prints as `size`.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// `avio_size` through the call path (it runs the seek callback). A reader that
+    /// cannot tell its size is no error: the size is unknown.
+    fn learn_size(&mut self) -> Result<Option<u64>> {
+        let pb = self.io.as_ptr();
+        let mut size = -1;
+        self.io.call("avio_size", || {
+            // SAFETY: `pb` is our reading context; avio_size only calls our seek callback
+            // (AVSEEK_SIZE, or an end-relative seek and a seek back) and returns a size or
+            // a negative AVERROR, which we keep rather than return (an unknown size is
+            // fine).
+            size = unsafe { ffi::avio_size(pb) };
+            0
+        })?;
+        Ok(u64::try_from(size).ok())
+    }
+
+    /// The container's metadata tags (`AVFormatContext.metadata`): `title`, `artist`,
+    /// `encoder`, `major_brand`, …, as `ffprobe -show_format` prints them.
+    pub fn tags(&self) -> Tags<'_> {
+        // SAFETY: the dictionary is null or owned by our open input, and FFmpeg changes it
+        // only during calls that take `&mut self`, which the borrow excludes.
+        unsafe { Tags::from_raw(self.raw().metadata) }
+    }
+
+    /// The container's start time in microseconds (`AVFormatContext.start_time`), which
+    /// unlike [`start_time`](Self::start_time) may be negative.
+    pub fn start_timestamp(&self) -> Option<Timestamp> {
+        let start = self.raw().start_time;
+        (start != ffi::AV_NOPTS_VALUE).then_some(Timestamp {
+            pts: start,
+            time_base: crate::Rational::new(1, ffi::AV_TIME_BASE),
+        })
     }
 
     /// The number of streams. Some formats (MPEG-TS) can discover new streams while
@@ -460,7 +507,7 @@ impl<R> Demuxer<R> {
 
     /// Closes the input and gives your reader back.
     pub fn into_inner(self) -> R {
-        let Demuxer { fmt, io } = self;
+        let Demuxer { fmt, io, .. } = self;
         drop(fmt); // before the AVIOContext it reads through
         io.into_inner()
     }

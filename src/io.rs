@@ -762,7 +762,7 @@ fn checked_len(ptr: *const u8, len: c_int) -> Option<usize> {
 /// # Safety
 /// If `ptr` is not null it must be valid for reads of `len` bytes for `'a`, and nothing may
 /// write to that memory during `'a`.
-unsafe fn buffer_ref<'a>(ptr: *const u8, len: c_int) -> Option<&'a [u8]> {
+pub(crate) unsafe fn buffer_ref<'a>(ptr: *const u8, len: c_int) -> Option<&'a [u8]> {
     let len = checked_len(ptr, len)?;
     if len == 0 {
         return Some(&[]);

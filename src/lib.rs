@@ -44,8 +44,11 @@ mod error;
 mod io;
 mod limits;
 mod log;
+mod metadata;
 mod mux;
 mod packet;
+mod properties;
+mod side_data;
 mod stream;
 
 pub use demux::{Demuxer, DemuxerOptions, Packets};
@@ -55,8 +58,14 @@ pub use io::{
 };
 pub use limits::set_max_alloc;
 pub use log::{set_log_level, LogLevel};
+pub use metadata::{Disposition, TagIter, Tags};
 pub use mux::{CodecParameters, FinishError, Muxer};
 pub use packet::Packet;
+pub use properties::{
+    ChromaLocation, ColorPrimaries, ColorRange, ColorSpace, ColorTransfer, FieldOrder, PixelFormat,
+    Profile, SampleFormat, Timestamp,
+};
+pub use side_data::DisplayMatrix;
 pub use stream::{MediaType, Rational, Stream};
 
 /// The README's examples, compiled and run as doc tests.
