@@ -20,7 +20,9 @@
 
 use std::process::ExitCode;
 
-use ffio::{Demuxer, MediaType, Packet, Stream};
+use std::io::Cursor;
+
+use ffio::{CustomIo, Demuxer, DemuxerOptions, MediaType, Packet, Stream};
 
 #[path = "common/mapped.rs"]
 mod mapped;
@@ -80,17 +82,25 @@ fn run() -> Result<(), String> {
     let json = match &args.input {
         Input::File(path) => {
             let file = mapped::MappedFile::open(path)?;
-            let demuxer = Demuxer::from_slice(file.as_slice()).map_err(error)?;
+            let io = CustomIo::seekable_reader(Cursor::new(file.as_slice())).map_err(error)?;
+            let demuxer = options().open(io).map_err(error)?;
             probe(demuxer, path, &args)?
         }
         Input::Stdin => {
-            let demuxer = Demuxer::from_reader(std::io::stdin().lock()).map_err(error)?;
+            let io = CustomIo::reader(std::io::stdin().lock()).map_err(error)?;
+            let demuxer = options().open(io).map_err(error)?;
             probe(demuxer, "pipe:0", &args)?
         }
     };
     // Everything is checked before anything is printed: on error, stdout stays empty.
     println!("{json}");
     Ok(())
+}
+
+/// How ffprobe opens its input: like ffmpeg, it asks the MPEG-TS demuxer to wait for
+/// every program's PMT (`scan_all_pmts`), which changes what stream discovery sees.
+fn options() -> DemuxerOptions {
+    DemuxerOptions::new().option_for("mpegts", "scan_all_pmts", "1")
 }
 
 /// The JSON document for an open input. `filename` is printed as given.
@@ -252,18 +262,32 @@ fn stream_json(s: &Stream<'_>, read_packets: Option<u64>) -> Json {
         .collect();
     o.0.push(("disposition".into(), Json::Object(disposition)));
     o.tags(s.tags());
-    if let Some(matrix) = s.display_matrix() {
-        let mut sd = Fields::default();
-        sd.str("side_data_type", "Display Matrix");
-        sd.str("displaymatrix", matrix_text(&matrix.values()));
+    let side_data: Vec<Json> = s.side_data().map(|sd| side_data_json(&sd)).collect();
+    if !side_data.is_empty() {
+        o.0.push(("side_data_list".into(), Json::Array(side_data)));
+    }
+    Json::Object(o.0)
+}
+
+/// One entry of a stream's `side_data_list`: its type, and the fields ffprobe prints for
+/// a display matrix and for CPB properties (other types: the type only).
+fn side_data_json(sd: &ffio::SideData<'_>) -> Json {
+    let mut o = Fields::default();
+    o.str("side_data_type", sd.name());
+    if let Some(matrix) = sd.display_matrix() {
+        o.str("displaymatrix", matrix_text(&matrix.values()));
         if let Some(rotation) = matrix.rotation() {
             // ffprobe prints the double as an integer (truncated, as C converts it).
-            sd.int("rotation", rotation as i64);
+            o.int("rotation", rotation as i64);
         }
-        o.0.push((
-            "side_data_list".into(),
-            Json::Array(vec![Json::Object(sd.0)]),
-        ));
+    }
+    if let Some(cpb) = sd.cpb_properties() {
+        o.int("max_bitrate", cpb.max_bitrate);
+        o.int("min_bitrate", cpb.min_bitrate);
+        o.int("avg_bitrate", cpb.avg_bitrate);
+        o.int("buffer_size", cpb.buffer_size);
+        // ffprobe prints this uint64_t through its int64_t printer.
+        o.int("vbv_delay", cpb.vbv_delay as i64);
     }
     Json::Object(o.0)
 }

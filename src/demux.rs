@@ -31,6 +31,8 @@ use crate::stream::{stream_at, MediaType, Stream};
 pub struct DemuxerOptions {
     format: Option<String>,
     options: Vec<(String, String)>,
+    /// `(format, key, value)`: demuxer options applied only to that format.
+    format_options: Vec<(String, String, String)>,
     find_stream_info: bool,
     format_whitelist: Option<String>,
 }
@@ -40,6 +42,7 @@ impl Default for DemuxerOptions {
         DemuxerOptions {
             format: None,
             options: Vec::new(),
+            format_options: Vec::new(),
             find_stream_info: true,
             format_whitelist: None,
         }
@@ -69,6 +72,20 @@ impl DemuxerOptions {
     /// ffio never lets FFmpeg open anything by name.
     pub fn option(mut self, key: &str, value: &str) -> Self {
         self.options.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds an option for one demuxer only: passed to `avformat_open_input` when the
+    /// input's format is `format` (any of its names, e.g. `"mpegts"`, `"mp4"`), ignored
+    /// otherwise. The `ffmpeg` and `ffprobe` tools open every input with
+    /// `option_for("mpegts", "scan_all_pmts", "1")`; a value the demuxer refuses fails the
+    /// open as [`option`](Self::option) does.
+    ///
+    /// Only the demuxer's own options can be given this way; a format-context option
+    /// (`probesize`, `fflags`, …) fails the open with [`Error::InvalidOption`].
+    pub fn option_for(mut self, format: &str, key: &str, value: &str) -> Self {
+        self.format_options
+            .push((format.to_owned(), key.to_owned(), value.to_owned()));
         self
     }
 
@@ -227,6 +244,14 @@ impl<R> Demuxer<R> {
         // SAFETY: a probed or found input format is a valid static description; `raw` is
         // our context, whose format_whitelist is null or a string FFmpeg owns.
         unsafe { check_input_format(input_format, (*raw).format_whitelist)? };
+        // SAFETY: a checked input format is a valid static description with a C name.
+        let names = unsafe { CStr::from_ptr((*input_format).name) }.to_string_lossy();
+        for (format, key, value) in &options.format_options {
+            if names.split(',').any(|name| name == format) {
+                pending.check_private_option(key, value)?;
+                dict.set(key, value)?;
+            }
+        }
         let mut raw = pending.release();
         let ret = {
             // SAFETY: `raw` is a fresh format context whose `pb` is ours (so FFmpeg leaves
@@ -637,6 +662,23 @@ impl PendingContext {
         // which would make FFmpeg close (free) our AVIOContext.
         unsafe { (*self.0).flags |= ffi::AVFMT_FLAG_CUSTOM_IO };
         Dictionary::from_pairs(&private)
+    }
+
+    /// `Err(InvalidOption)` unless `key` is not a format-context option: options given for
+    /// one demuxer reach `avformat_open_input`, which would apply format-context ones
+    /// after ffio (an `fflags` there could take the custom I/O away from ffio).
+    fn check_private_option(&self, key: &str, value: &str) -> Result<()> {
+        let name = c_string(key, "option name")?;
+        // SAFETY: `self.0` is a valid context with its AVClass; `name` a valid C string.
+        let found = unsafe { ffi::av_opt_find(self.0.cast(), name.as_ptr(), ptr::null(), 0, 0) };
+        if !found.is_null() {
+            return Err(Error::InvalidOption {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                message: "a format-context option, not a demuxer's: give it with option()".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Sets one format-context option (`av_opt_set`).

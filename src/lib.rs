@@ -65,7 +65,7 @@ pub use properties::{
     ChromaLocation, ColorPrimaries, ColorRange, ColorSpace, ColorTransfer, FieldOrder, PixelFormat,
     Profile, SampleFormat, Timestamp,
 };
-pub use side_data::DisplayMatrix;
+pub use side_data::{CpbProperties, DisplayMatrix, SideData};
 pub use stream::{MediaType, Rational, Stream};
 
 /// The README's examples, compiled and run as doc tests.

@@ -1,12 +1,15 @@
-//! Stream side data: the [`DisplayMatrix`] that says how to rotate or flip a video for
-//! display (phone videos are stored landscape and rotated by it).
+//! Stream side data ([`SideData`]): the [`DisplayMatrix`] that says how to rotate or flip
+//! a video for display (phone videos are stored landscape and rotated by it), the
+//! [`CpbProperties`] of MPEG-2 and H.264, and whatever else FFmpeg attaches.
 //!
 //! Where FFmpeg keeps a stream's side data changed in FFmpeg 6.1: before, in
-//! `AVStream.side_data` (read with `av_stream_get_side_data`, removed in 7.0); since, in
-//! `AVCodecParameters.coded_side_data` (read with `av_packet_side_data_get`). `build.rs`
+//! `AVStream.side_data` (deprecated in 6.1, removed in 7.0); since, in
+//! `AVCodecParameters.coded_side_data`. Both are arrays of `AVPacketSideData`; `build.rs`
 //! turns the version into `cfg(ffio_ffmpeg_6_1)`.
 
+use std::ffi::CStr;
 use std::fmt;
+use std::os::raw::c_int;
 
 use ffmpeg_sys_next as ffi;
 
@@ -41,48 +44,141 @@ impl fmt::Debug for DisplayMatrix {
     }
 }
 
-/// The display matrix of `stream`, if it has one.
-pub(crate) fn display_matrix(stream: &ffi::AVStream) -> Option<DisplayMatrix> {
-    let bytes = side_data(stream, ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX)?;
-    let values = bytes.get(..36)?;
-    let mut matrix = [0i32; 9];
-    for (value, chunk) in matrix.iter_mut().zip(values.chunks_exact(4)) {
-        *value = i32::from_ne_bytes(chunk.try_into().ok()?);
-    }
-    Some(DisplayMatrix(matrix))
+/// One entry of a stream's side data (`AVPacketSideData`): a typed blob FFmpeg attaches
+/// to the stream, e.g. a display matrix, CPB properties, HDR mastering metadata.
+#[derive(Clone, Copy)]
+pub struct SideData<'a> {
+    kind: c_int,
+    data: &'a [u8],
 }
 
-/// The stream side data of type `kind` (FFmpeg 6.1 and later: the codec parameters'
-/// coded side data).
-#[cfg(ffio_ffmpeg_6_1)]
-fn side_data(stream: &ffi::AVStream, kind: ffi::AVPacketSideDataType) -> Option<&[u8]> {
-    // SAFETY: an open stream's codecpar is valid as long as the stream (borrowed here);
-    // its `coded_side_data` holds `nb_coded_side_data` entries (or is null with 0), and
-    // av_packet_side_data_get only reads them.
-    let entry = unsafe {
-        let par = &*stream.codecpar;
-        ffi::av_packet_side_data_get(par.coded_side_data, par.nb_coded_side_data, kind)
+impl<'a> SideData<'a> {
+    /// FFmpeg's name for the type, as `ffprobe` prints it as `side_data_type`
+    /// (`av_packet_side_data_name`: `"Display Matrix"`, `"CPB properties"`, …), or
+    /// `"unknown"`.
+    pub fn name(&self) -> &'static str {
+        // SAFETY: av_packet_side_data_name takes any int (its enum parameter) and returns
+        // null or a static NUL-terminated name.
+        let name = unsafe { names::av_packet_side_data_name(self.kind) };
+        if name.is_null() {
+            return "unknown";
+        }
+        // SAFETY: non-null: a static C string.
+        unsafe { CStr::from_ptr(name) }
+            .to_str()
+            .unwrap_or("unknown")
+    }
+
+    /// FFmpeg's type number (`AVPacketSideDataType`).
+    pub fn kind_raw(&self) -> c_int {
+        self.kind
+    }
+
+    /// The bytes, in FFmpeg's in-memory layout for the type.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// The display matrix, if this is one (`AV_PKT_DATA_DISPLAYMATRIX`).
+    pub fn display_matrix(&self) -> Option<DisplayMatrix> {
+        if self.kind != ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX as c_int {
+            return None;
+        }
+        let mut matrix = [0i32; 9];
+        for (value, chunk) in matrix.iter_mut().zip(self.data.get(..36)?.chunks_exact(4)) {
+            *value = i32::from_ne_bytes(chunk.try_into().ok()?);
+        }
+        Some(DisplayMatrix(matrix))
+    }
+
+    /// The coded picture buffer properties, if this is them (`AV_PKT_DATA_CPB_PROPERTIES`,
+    /// `AVCPBProperties`).
+    pub fn cpb_properties(&self) -> Option<CpbProperties> {
+        if self.kind != ffi::AVPacketSideDataType::AV_PKT_DATA_CPB_PROPERTIES as c_int
+            || self.data.len() < std::mem::size_of::<ffi::AVCPBProperties>()
+        {
+            return None;
+        }
+        // SAFETY: the entry holds at least one AVCPBProperties (checked), made by
+        // FFmpeg; it is plain integers, read unaligned from the byte slice.
+        let p =
+            unsafe { std::ptr::read_unaligned(self.data.as_ptr().cast::<ffi::AVCPBProperties>()) };
+        Some(CpbProperties {
+            max_bitrate: p.max_bitrate,
+            min_bitrate: p.min_bitrate,
+            avg_bitrate: p.avg_bitrate,
+            buffer_size: p.buffer_size,
+            vbv_delay: p.vbv_delay,
+        })
+    }
+}
+
+impl fmt::Debug for SideData<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SideData")
+            .field("type", &self.name())
+            .field("size", &self.data.len())
+            .finish()
+    }
+}
+
+/// Coded picture buffer properties (`AVCPBProperties`), as an MPEG-2 or H.264 stream
+/// declares them; 0 means unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CpbProperties {
+    /// Maximum bit rate, bits per second.
+    pub max_bitrate: i64,
+    /// Minimum bit rate, bits per second.
+    pub min_bitrate: i64,
+    /// Average bit rate, bits per second.
+    pub avg_bitrate: i64,
+    /// The decoder buffer size, in bits.
+    pub buffer_size: i64,
+    /// The VBV delay in 90 kHz ticks (`u64::MAX` if unknown).
+    pub vbv_delay: u64,
+}
+
+mod names {
+    use std::os::raw::{c_char, c_int};
+
+    extern "C" {
+        /// Declared with the `int` its enum parameter is at the C ABI.
+        pub(super) fn av_packet_side_data_name(kind: c_int) -> *const c_char;
+    }
+}
+
+/// The side data entries of `stream`, in FFmpeg's order.
+pub(crate) fn side_data(stream: &ffi::AVStream) -> impl Iterator<Item = SideData<'_>> + '_ {
+    let (entries, count) = raw_entries(stream);
+    let count = if entries.is_null() {
+        0
+    } else {
+        usize::try_from(count).unwrap_or(0)
     };
-    // SAFETY: a non-null entry is one of those entries, valid while the stream is.
-    let entry = unsafe { entry.as_ref() }?;
-    // SAFETY: an entry's `data` points to `size` bytes it owns (or is null with size 0).
-    unsafe { crate::io::buffer_ref(entry.data, c_size(entry.size)?) }
+    (0..count).filter_map(move |i| {
+        // SAFETY: `entries` holds `count` valid entries owned by the stream (or its
+        // codecpar), unchanged while it is borrowed. Each field is read through a raw
+        // pointer; the type, a C enum, as the int it is.
+        unsafe {
+            let entry = entries.add(i);
+            let kind = std::ptr::addr_of!((*entry).type_).cast::<c_int>().read();
+            let size = c_int::try_from((*entry).size).ok()?;
+            let data = crate::io::buffer_ref((*entry).data, size)?;
+            Some(SideData { kind, data })
+        }
+    })
 }
 
-/// The stream side data of type `kind` (before FFmpeg 6.1: `AVStream.side_data`).
+/// FFmpeg 6.1 and later: the codec parameters' coded side data.
+#[cfg(ffio_ffmpeg_6_1)]
+fn raw_entries(stream: &ffi::AVStream) -> (*const ffi::AVPacketSideData, c_int) {
+    // SAFETY: an open stream's codecpar is valid as long as the stream (borrowed here).
+    let par = unsafe { &*stream.codecpar };
+    (par.coded_side_data, par.nb_coded_side_data)
+}
+
+/// Before FFmpeg 6.1: `AVStream.side_data` (gone in 7.0).
 #[cfg(not(ffio_ffmpeg_6_1))]
-fn side_data(stream: &ffi::AVStream, kind: ffi::AVPacketSideDataType) -> Option<&[u8]> {
-    let mut size = 0;
-    // SAFETY: `stream` is a valid stream; av_stream_get_side_data only reads its side data
-    // array and writes the size of the entry it finds to `size`.
-    let data = unsafe { ffi::av_stream_get_side_data(stream, kind, &mut size) };
-    if data.is_null() {
-        return None;
-    }
-    // SAFETY: the stream owns `size` bytes at `data`, valid while it is (borrowed here).
-    unsafe { crate::io::buffer_ref(data, c_size(size)?) }
-}
-
-fn c_size(size: usize) -> Option<std::os::raw::c_int> {
-    std::os::raw::c_int::try_from(size).ok()
+fn raw_entries(stream: &ffi::AVStream) -> (*const ffi::AVPacketSideData, c_int) {
+    (stream.side_data, stream.nb_side_data)
 }

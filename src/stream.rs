@@ -15,7 +15,7 @@ use crate::properties::{
     ChromaLocation, ColorPrimaries, ColorRange, ColorSpace, ColorTransfer, FieldOrder, PixelFormat,
     Profile, SampleFormat, Timestamp,
 };
-use crate::side_data::DisplayMatrix;
+use crate::side_data::{DisplayMatrix, SideData};
 
 /// A rational number, as FFmpeg uses for time bases and frame rates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -465,9 +465,15 @@ impl<'a> Stream<'a> {
         Disposition::from_bits(u32::from_ne_bytes(self.raw.disposition.to_ne_bytes()))
     }
 
+    /// The stream's side data entries, in FFmpeg's order (`ffprobe` prints them as the
+    /// stream's `side_data_list`).
+    pub fn side_data(&self) -> impl Iterator<Item = SideData<'a>> + 'a {
+        crate::side_data::side_data(self.raw)
+    }
+
     /// The display matrix, for video that is to be rotated or flipped when shown.
     pub fn display_matrix(&self) -> Option<DisplayMatrix> {
-        crate::side_data::display_matrix(self.raw)
+        self.side_data().find_map(|sd| sd.display_matrix())
     }
 
     /// The rotation to apply for display, in degrees counter-clockwise, from the display
