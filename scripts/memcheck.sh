@@ -85,6 +85,7 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg extract_h264-file 0 "$ex/extract_h264" "$data/h264_aac.mkv" "$tmp/out.h264"
   run_vg extract_h264-flush 0 "$ex/extract_h264" --flush-packets "$data/h264_aac.ts" -
   run_vg extract_h264-hevc 1 "$ex/extract_h264" "$data/hevc.mp4" "$tmp/x.h264"
+  run_vg async_upload-shutdown 0 "$ex/async_upload" --stop-on-stdin-eof </dev/null
   run_vg probe-file 0 "$ex/probe" --count "$data/multi_audio_subs.mkv"
   run_vg probe-rotated 0 "$ex/probe" "$data/rotated.mp4"
   run_vg probe-pipe 0 "$ex/probe" --count - <"$data/mpeg2_interlaced.ts"

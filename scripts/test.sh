@@ -11,5 +11,8 @@ cargo clippy --all-targets --locked -- -D warnings
 # Plain `cargo test` builds the example programs that tests/examples.rs runs (with
 # --all-targets it would build them only as test harnesses), and runs the doc tests.
 cargo test --locked
+# The optional `log` feature: FFmpeg's messages as `log` records (tests/logging.rs).
+cargo clippy --all-targets --locked --features log -- -D warnings
+cargo test --locked --features log --test logging
 scripts/memcheck.sh
 scripts/fuzz.sh "${FFIO_FUZZ_SECONDS:-30}"

@@ -35,6 +35,7 @@ pub struct DemuxerOptions {
     format_options: Vec<(String, String, String)>,
     find_stream_info: bool,
     format_whitelist: Option<String>,
+    timeout: Option<Duration>,
 }
 
 impl Default for DemuxerOptions {
@@ -45,6 +46,7 @@ impl Default for DemuxerOptions {
             format_options: Vec::new(),
             find_stream_info: true,
             format_whitelist: None,
+            timeout: None,
         }
     }
 }
@@ -114,6 +116,15 @@ impl DemuxerOptions {
     /// ```
     pub fn format_whitelist(mut self, formats: &[&str]) -> Self {
         self.format_whitelist = Some(formats.join(","));
+        self
+    }
+
+    /// A deadline `timeout` after the open starts, for the open and everything after it:
+    /// past it, the call in progress fails with [`Error::DeadlineExceeded`] at its next
+    /// read or FFmpeg interrupt check, and so does every later call. Change it later
+    /// through [`Demuxer::cancel_handle`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -212,6 +223,9 @@ impl<R> Demuxer<R> {
                 "a Demuxer needs a reading CustomIo, not a writer".into(),
             ));
         }
+        if let Some(timeout) = options.timeout {
+            io.cancel_handle().set_timeout(timeout);
+        }
         let mut input_format = match &options.format {
             Some(name) => find_input_format(name)?,
             None => ptr::null(),
@@ -229,7 +243,7 @@ impl<R> Demuxer<R> {
             // through our callbacks and keeps what it read in `pb`'s buffer
             // (ffio_rewind_with_probe_data), so the open below starts from byte 0, exactly
             // as avformat_open_input's own probe would.
-            io.call("avformat_open_input", || unsafe {
+            let probed = io.call("avformat_open_input", || unsafe {
                 ffi::av_probe_input_buffer2(
                     pb,
                     &mut input_format,
@@ -238,6 +252,14 @@ impl<R> Demuxer<R> {
                     0,
                     (*raw).format_probesize as std::os::raw::c_uint,
                 )
+            });
+            // FFmpeg's probe fails without a word; say what it saw.
+            probed.map_err(|e| {
+                let seen = match io.bytes_read() {
+                    0 => "the input is empty".to_owned(),
+                    n => format!("no demuxer recognised the data (probed {n} bytes)"),
+                };
+                e.with_detail(Some(seen))
             })?;
             io.forget_initialised();
         }
@@ -260,9 +282,9 @@ impl<R> Demuxer<R> {
             // URL it reads only through `pb`. On failure it frees `raw` and nulls it.
             // `input_format` is a checked static description; `dict` holds only the
             // options the format context did not take (the demuxer's private ones).
-            unsafe {
+            io.captured(|| unsafe {
                 ffi::avformat_open_input(&mut raw, ptr::null(), input_format, dict.as_mut_ptr())
-            }
+            })
         };
         let Some(fmt) = NonNull::new(raw) else {
             // FFmpeg freed the context; `io` (and with it the reader) is dropped here, or on
@@ -520,6 +542,11 @@ impl<R> Demuxer<R> {
         Ok(())
     }
 
+    /// A handle that cancels this demuxer, or sets its deadline, from any thread.
+    pub fn cancel_handle(&self) -> crate::CancelHandle {
+        self.io.cancel_handle()
+    }
+
     /// The [`CustomIo`] the demuxer reads through.
     pub fn io(&self) -> &CustomIo<R> {
         &self.io
@@ -636,6 +663,7 @@ impl PendingContext {
         unsafe {
             (*raw).pb = io.as_ptr();
             (*raw).flags |= ffi::AVFMT_FLAG_CUSTOM_IO;
+            (*raw).interrupt_callback = io.interrupt_callback();
             crate::confine::confine(raw)?;
         }
         Ok(pending)
@@ -685,13 +713,20 @@ impl PendingContext {
     fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
         let c_key = c_string(key, "option name")?;
         let c_value = c_string(value, "option value")?;
-        // SAFETY: `self.0` is a valid context; key and value are valid C strings, copied.
-        let ret = unsafe { ffi::av_opt_set(self.0.cast(), c_key.as_ptr(), c_value.as_ptr(), 0) };
+        let (ret, detail) = crate::capture::with_capture(|| {
+            // SAFETY: `self.0` is a valid context; key and value are valid C strings,
+            // copied. Setting an option runs no I/O callback.
+            unsafe { ffi::av_opt_set(self.0.cast(), c_key.as_ptr(), c_value.as_ptr(), 0) }
+        });
         if ret < 0 {
+            let message = crate::error::av_error_string(ret);
             return Err(Error::InvalidOption {
                 key: key.to_owned(),
                 value: value.to_owned(),
-                message: crate::error::av_error_string(ret),
+                message: match detail {
+                    Some(line) => format!("{message} ({line})"),
+                    None => message,
+                },
             });
         }
         Ok(())

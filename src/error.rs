@@ -45,6 +45,23 @@ pub enum Error {
         first: String,
     },
 
+    /// The object was cancelled through its [`CancelHandle`](crate::CancelHandle): `call`
+    /// stopped (or was not started), and so does every later one.
+    #[error("{call}: cancelled")]
+    Cancelled {
+        /// The ffio operation that stopped, e.g. `"av_read_frame"`.
+        call: &'static str,
+    },
+
+    /// The object's deadline passed ([`CancelHandle::set_deadline`](crate::CancelHandle::set_deadline),
+    /// [`DemuxerOptions::timeout`](crate::DemuxerOptions::timeout)): `call` stopped (or was
+    /// not started), and so does every later one.
+    #[error("{call}: deadline exceeded")]
+    DeadlineExceeded {
+        /// The ffio operation that stopped.
+        call: &'static str,
+    },
+
     /// An option's value was refused by FFmpeg, e.g. `probesize=bogus`.
     #[error("invalid value {value:?} for option {key:?}: {message}")]
     InvalidOption {
@@ -69,7 +86,11 @@ pub enum Error {
     },
 
     /// An FFmpeg function returned an error code.
-    #[error("{call} failed: {message} (FFmpeg error {code})")]
+    ///
+    /// The text reads like `avformat_open_input failed: Invalid data found when processing
+    /// input (mov,mp4,m4a,3gp,3g2,mj2: moov atom not found)`: the call, `av_strerror`'s
+    /// text for the code, and FFmpeg's own explanation from its log when it gave one.
+    #[error("{call} failed: {message} ({})", detail.as_deref().map_or_else(|| format!("FFmpeg error {code}"), str::to_owned))]
     Ffmpeg {
         /// The FFmpeg function that failed, e.g. `"avformat_open_input"`.
         call: &'static str,
@@ -77,6 +98,10 @@ pub enum Error {
         code: i32,
         /// `av_strerror`'s text for `code`.
         message: String,
+        /// The error (or, lacking one, warning) line FFmpeg logged about this object
+        /// during the call, as `"item: text"` (`"mov,mp4,m4a,3gp,3g2,mj2: moov atom not
+        /// found"`), if it logged one.
+        detail: Option<String>,
     },
 
     /// Options passed to an FFmpeg call that FFmpeg did not recognise. FFmpeg would silently
@@ -156,6 +181,14 @@ impl Error {
         }
     }
 
+    /// `true` for [`Error::Cancelled`] and [`Error::DeadlineExceeded`].
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            Error::Cancelled { .. } | Error::DeadlineExceeded { .. }
+        )
+    }
+
     /// This error's text followed by its source chain (`"a: b: c"`), for one-line reports.
     pub fn chain(&self) -> String {
         let mut text = self.to_string();
@@ -173,7 +206,32 @@ impl Error {
             call,
             code,
             message: av_error_string(code),
+            detail: None,
         }
+    }
+
+    /// FFmpeg's own explanation: the log line of [`Error::Ffmpeg`]'s `detail`.
+    pub fn ffmpeg_detail(&self) -> Option<&str> {
+        match self {
+            Error::Ffmpeg { detail, .. } => detail.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Adds FFmpeg's log line to an [`Error::Ffmpeg`] or [`Error::NotSeekable`] that has
+    /// none.
+    pub(crate) fn with_detail(mut self, line: Option<String>) -> Error {
+        if let Some(line) = line {
+            match &mut self {
+                Error::Ffmpeg { detail, .. } if detail.is_none() => *detail = Some(line),
+                Error::NotSeekable { message, .. } => {
+                    message.push_str(": ");
+                    message.push_str(&line);
+                }
+                _ => {}
+            }
+        }
+        self
     }
 }
 

@@ -24,7 +24,10 @@ use std::ptr::{self, NonNull};
 
 use ffmpeg_sys_next as ffi;
 
+use crate::capture::{self, Capture};
+use crate::chunks::{Chunk, ChunkKind, ChunkWrite, WriteSide};
 use crate::error::{check, io_error_to_averror, Error, Result};
+use crate::interrupt::{CancelHandle, Interrupt};
 
 /// Default AVIO buffer size for reading: 64 KiB.
 ///
@@ -59,6 +62,12 @@ struct State<S> {
     size_unknown: bool,
     /// The part of the AVIO buffer known to hold initialised bytes; see [`ReadInit`].
     read_init: ReadInit,
+    /// Bytes the reader has delivered so far.
+    bytes_read: u64,
+    /// Cancellation and deadline, checked before any user code runs.
+    interrupt: std::sync::Arc<Interrupt>,
+    /// Writers: the chunk being gathered, the unaligned tail.
+    write: WriteSide,
 }
 
 /// What the read trampoline knows about which bytes of the AVIO buffer are initialised, so
@@ -152,6 +161,9 @@ impl<S> State<S> {
         if self.poisoned {
             return Err(ffi::AVERROR_EXTERNAL);
         }
+        if self.interrupt.check().is_some() {
+            return Err(ffi::AVERROR_EXIT);
+        }
         let State { stream, error, .. } = self;
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| match f(stream) {
             Ok(value) => Ok(value),
@@ -195,6 +207,7 @@ enum Mode {
 pub struct CustomIoBuilder {
     buffer_size: Option<usize>,
     flush_packets: bool,
+    align: Option<usize>,
 }
 
 impl CustomIoBuilder {
@@ -217,31 +230,44 @@ impl CustomIoBuilder {
         self
     }
 
+    /// For plain writers ([`writer`](Self::writer)): hand the writer only multiples of
+    /// `bytes` (1 to [`MAX_BUFFER_SIZE`]), holding the rest back until more comes; the
+    /// remainder goes out when the muxer finishes. Nothing is lost, reordered or padded.
+    /// For MPEG-TS over UDP or SRT, 1316 (7 × 188) makes every write one datagram.
+    pub fn align_writes(mut self, bytes: usize) -> Self {
+        self.align = Some(bytes);
+        self
+    }
+
     /// A context that reads from `reader` and cannot seek. Fine for streamable formats
     /// (MPEG-TS, Matroska, fragmented or faststart MP4); an MP4 whose `moov` box follows the
     /// media data then fails with [`Error::NotSeekable`].
     pub fn reader<R: Read>(self, reader: R) -> Result<CustomIo<R>> {
+        self.no_align("reader")?;
         CustomIo::new(
             reader,
             Mode::Read { seekable: false },
             self.size(DEFAULT_READ_BUFFER_SIZE)?,
             false,
-            Some(read_trampoline::<R>),
-            None,
-            Some(refuse_seek_trampoline::<R>),
+            (
+                Some(read_trampoline::<R>),
+                None,
+                Some(refuse_seek_trampoline::<R>),
+            ),
+            Hooks::none(),
         )
     }
 
     /// A context that reads from and seeks in `reader`: every format FFmpeg can read.
     pub fn seekable_reader<R: Read + Seek>(self, reader: R) -> Result<CustomIo<R>> {
+        self.no_align("reader")?;
         CustomIo::new(
             reader,
             Mode::Read { seekable: true },
             self.size(DEFAULT_READ_BUFFER_SIZE)?,
             false,
-            Some(read_trampoline::<R>),
-            None,
-            Some(seek_trampoline::<R>),
+            (Some(read_trampoline::<R>), None, Some(seek_trampoline::<R>)),
+            Hooks::none(),
         )
     }
 
@@ -249,30 +275,89 @@ impl CustomIoBuilder {
     /// (MPEG-TS, fragmented MP4, raw streams, Matroska in live mode).
     pub fn writer<W: Write>(self, writer: W) -> Result<CustomIo<W>> {
         let flush = self.flush_packets;
+        let align = match self.align {
+            Some(n) if n == 0 || n > MAX_BUFFER_SIZE => {
+                return Err(Error::InvalidArgument(format!(
+                    "write alignment must be 1..={MAX_BUFFER_SIZE} bytes, got {n}"
+                )))
+            }
+            other => other.unwrap_or(1),
+        };
         CustomIo::new(
             writer,
             Mode::Write { seekable: false },
             self.size(DEFAULT_WRITE_BUFFER_SIZE)?,
             flush,
-            None,
-            Some(write_trampoline::<W>),
-            Some(refuse_seek_trampoline::<W>),
+            (
+                None,
+                Some(write_trampoline::<W>),
+                Some(refuse_seek_trampoline::<W>),
+            ),
+            Hooks {
+                align,
+                write_data_type: None,
+                deliver: None,
+                finish: Some(finish_writer::<W>),
+            },
+        )
+    }
+
+    /// A context that hands a muxer's output to `writer` chunk by chunk, each whole and
+    /// labelled (header, sync point, boundary point, trailer): see [`ChunkWrite`]. Not
+    /// seekable; every muxer call's output is handed over when the call returns, so
+    /// there is no batching ([`flush_packets`](Self::flush_packets) is implied).
+    pub fn chunk_writer<W: ChunkWrite>(self, writer: W) -> Result<CustomIo<W>> {
+        self.no_align("chunk writer")?;
+        CustomIo::new(
+            writer,
+            Mode::Write { seekable: false },
+            self.size(DEFAULT_WRITE_BUFFER_SIZE)?,
+            true,
+            (
+                None,
+                Some(write_chunk_plain_trampoline::<W>),
+                Some(refuse_seek_trampoline::<W>),
+            ),
+            Hooks {
+                align: 1,
+                write_data_type: Some(write_chunk_trampoline::<W>),
+                deliver: Some(deliver_completed_chunk::<W>),
+                finish: Some(finish_chunk_writer::<W>),
+            },
         )
     }
 
     /// A context that writes to and seeks in `writer`: every output format, including plain
     /// MP4, which goes back to patch sizes when it finishes.
     pub fn seekable_writer<W: Write + Seek>(self, writer: W) -> Result<CustomIo<W>> {
+        self.no_align("seekable writer")?;
         let flush = self.flush_packets;
         CustomIo::new(
             writer,
             Mode::Write { seekable: true },
             self.size(DEFAULT_WRITE_BUFFER_SIZE)?,
             flush,
-            None,
-            Some(write_trampoline::<W>),
-            Some(seek_trampoline::<W>),
+            (
+                None,
+                Some(write_trampoline::<W>),
+                Some(seek_trampoline::<W>),
+            ),
+            Hooks {
+                align: 1,
+                write_data_type: None,
+                deliver: None,
+                finish: Some(finish_writer::<W>),
+            },
         )
+    }
+
+    fn no_align(&self, what: &str) -> Result<()> {
+        match self.align {
+            None => Ok(()),
+            Some(_) => Err(Error::InvalidArgument(format!(
+                "align_writes is for plain writers, not a {what}"
+            ))),
+        }
     }
 
     fn size(&self, default: usize) -> Result<c_int> {
@@ -293,6 +378,34 @@ type WriteBuf = *const u8;
 type WriteBuf = *mut u8;
 type WriteFn = unsafe extern "C" fn(*mut c_void, WriteBuf, c_int) -> c_int;
 type SeekFn = unsafe extern "C" fn(*mut c_void, i64, c_int) -> i64;
+type WriteDataTypeFn =
+    unsafe extern "C" fn(*mut c_void, WriteBuf, c_int, ffi::AVIODataMarkerType, i64) -> c_int;
+/// Runs on the state after each call (chunk writers: hand over the gathered chunk).
+type DeliverFn<S> = fn(&mut State<S>) -> Result<(), c_int>;
+
+/// What a writing context does besides `write_packet`.
+struct Hooks<S> {
+    align: usize,
+    write_data_type: Option<WriteDataTypeFn>,
+    /// After each call, FFmpeg's buffer is flushed and this runs.
+    deliver: Option<DeliverFn<S>>,
+    /// When the muxer finishes: write what is held back, flush the writer.
+    finish: Option<DeliverFn<S>>,
+}
+
+impl<S> Hooks<S> {
+    fn none() -> Self {
+        Hooks {
+            align: 1,
+            write_data_type: None,
+            deliver: None,
+            finish: None,
+        }
+    }
+}
+
+/// Numbers the contexts in forwarded log messages.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// What [`Error::Failed`] says about the first failure.
 #[derive(Clone, Debug)]
@@ -336,6 +449,13 @@ pub struct CustomIo<S> {
     /// The first failure FFmpeg cannot recover from, once there was one: every later
     /// [`call`](Self::call) reports it as [`Error::Failed`] instead of running.
     failed: Option<Failure>,
+    /// Chunk writers: hands over the chunk a call finished (see `crate::chunks`).
+    deliver: Option<DeliverFn<S>>,
+    /// Writers: run by [`flush`](Self::flush) when the muxer finishes.
+    finish: Option<DeliverFn<S>>,
+    /// FFmpeg's log lines during the current call (see `crate::capture`); boxed so its
+    /// address stays put while the call runs.
+    capture: Box<Capture>,
     /// `CustomIo` owns an `S` (through `state`).
     _owns: PhantomData<S>,
 }
@@ -395,10 +515,10 @@ impl<S> CustomIo<S> {
         mode: Mode,
         buffer_size: c_int,
         flush_packets: bool,
-        read: Option<ReadFn>,
-        write: Option<WriteFn>,
-        seek: Option<SeekFn>,
+        (read, write, seek): (Option<ReadFn>, Option<WriteFn>, Option<SeekFn>),
+        hooks: Hooks<S>,
     ) -> Result<Self> {
+        capture::install();
         let state = Box::new(State {
             stream,
             error: None,
@@ -406,6 +526,9 @@ impl<S> CustomIo<S> {
             poisoned: false,
             seek_refused: false,
             size_unknown: false,
+            bytes_read: 0,
+            interrupt: Interrupt::new(),
+            write: WriteSide::new(hooks.align.max(1)),
             read_init: ReadInit {
                 ctx: ptr::null(),
                 buffer: ptr::null(),
@@ -457,6 +580,13 @@ impl<S> CustomIo<S> {
             state: unsafe { NonNull::new_unchecked(state) },
             mode,
             failed: None,
+            deliver: hooks.deliver,
+            finish: hooks.finish,
+            capture: Box::new(Capture::new(format!(
+                "ffio {} #{}",
+                if writing { "writer" } else { "reader" },
+                NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ))),
             _owns: PhantomData,
         };
         let seekable = matches!(
@@ -477,6 +607,8 @@ impl<S> CustomIo<S> {
                 // buffered: with the whole buffer, output goes out in full-buffer batches.
                 ctx.min_packet_size = buffer_size;
             }
+            // Chunk writers: FFmpeg calls this instead of write_packet, with the marker.
+            ctx.write_data_type = hooks.write_data_type;
         }
         Ok(io)
     }
@@ -484,6 +616,11 @@ impl<S> CustomIo<S> {
     /// The raw context, for attaching to an `AVFormatContext` as `pb`.
     pub(crate) fn as_ptr(&self) -> *mut ffi::AVIOContext {
         self.ctx.as_ptr()
+    }
+
+    /// How many bytes the reader has delivered to FFmpeg so far (seeks back included).
+    pub fn bytes_read(&self) -> u64 {
+        self.state_ref().bytes_read
     }
 
     /// `true` if this context was built with a seekable stream.
@@ -569,8 +706,34 @@ impl<S> CustomIo<S> {
     #[inline]
     pub(crate) fn call(&mut self, call: &'static str, f: impl FnOnce() -> c_int) -> Result<c_int> {
         self.usable(call)?;
-        let ret = f();
+        let ret = self.captured(f);
         self.after_call(call, ret)
+    }
+
+    /// Runs `f` with FFmpeg's log lines on this thread going to this context's capture;
+    /// for FFmpeg calls whose outcome is then checked with [`after_call`](Self::after_call).
+    #[inline]
+    pub(crate) fn captured(&mut self, f: impl FnOnce() -> c_int) -> c_int {
+        self.capture.clear();
+        let capture: *mut Capture = &mut *self.capture;
+        // SAFETY: the capture is boxed (a fixed address) and owned by `self`, which `&mut`
+        // keeps from being touched or dropped until the scope ends right after `f`, on
+        // this thread.
+        let _scope = unsafe { capture::enter(capture) };
+        let ret = f();
+        if let Some(deliver) = self.deliver {
+            let ctx = self.ctx.as_ptr();
+            // SAFETY: `ctx` is our valid writing context and no other FFmpeg call runs;
+            // avio_flush hands what the call left in the buffer to our trampolines. After
+            // a failed write FFmpeg writes nothing more, and neither do we.
+            if ret >= 0 && unsafe { (*ctx).error } == 0 {
+                // SAFETY: as above.
+                unsafe { ffi::avio_flush(ctx) };
+                // An error is parked in the state like any other; after_call reports it.
+                let _ = deliver(self.state_mut());
+            }
+        }
+        ret
     }
 
     /// Like [`call`](Self::call), for a seek that restarts reading: it runs even on a
@@ -584,6 +747,9 @@ impl<S> CustomIo<S> {
         if self.state_ref().poisoned {
             return Err(Error::Poisoned);
         }
+        if let Some(reason) = self.state_ref().interrupt.check() {
+            return Err(reason.error(call));
+        }
         if self.failed.is_some() {
             // SAFETY: `ctx` is valid and FFmpeg is not running; these are plain fields
             // that avio_seek would otherwise leave latched (it resets neither on 5.1).
@@ -592,7 +758,7 @@ impl<S> CustomIo<S> {
                 (*self.ctx.as_ptr()).eof_reached = 0;
             }
         }
-        let ret = f();
+        let ret = self.captured(f);
         let result = self.after_call(call, ret);
         if result.is_ok() {
             self.failed = None;
@@ -608,11 +774,28 @@ impl<S> CustomIo<S> {
         (init.buffer, init.size, init.start, init.end) = (ptr::null(), 0, 0, 0);
     }
 
-    /// `Err` if the context may not be used: poisoned, or failed earlier.
+    /// A handle that cancels this context's object, or gives it a deadline, from any
+    /// thread; see [`CancelHandle`].
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle::new(self.state_ref().interrupt.clone())
+    }
+
+    /// The `interrupt_callback` for the format context this context belongs to. Its
+    /// `opaque` stays valid as long as `self` (the state holds the `Arc`).
+    pub(crate) fn interrupt_callback(&self) -> ffi::AVIOInterruptCB {
+        self.state_ref().interrupt.callback()
+    }
+
+    /// `Err` if the context may not be used: poisoned, interrupted, or failed earlier.
     #[inline]
     pub(crate) fn usable(&self, call: &'static str) -> Result<()> {
-        if self.state_ref().poisoned {
+        let state = self.state_ref();
+        if state.poisoned {
             return Err(Error::Poisoned);
+        }
+        if let Some(reason) = state.interrupt.check() {
+            state.interrupt.take_fired();
+            return Err(reason.error(call));
         }
         match &self.failed {
             None => Ok(()),
@@ -641,19 +824,40 @@ impl<S> CustomIo<S> {
         // SAFETY: `ctx` is valid; FFmpeg is not running (f has returned).
         let latched = unsafe { (*self.ctx.as_ptr()).error };
         let state = self.state_ref();
+        let fired = state.interrupt.take_fired();
         // The common case, once per packet: success and nothing reported by a callback.
-        if ret >= 0 && latched == 0 && state.error.is_none() && state.panic.is_none() {
+        if ret >= 0 && latched == 0 && !fired && state.error.is_none() && state.panic.is_none() {
             self.state_mut().seek_refused = false;
             return Ok(ret);
         }
-        self.after_call_slow(call, ret, latched)
+        self.after_call_slow(call, ret, latched, fired)
     }
 
     #[cold]
-    fn after_call_slow(&mut self, call: &'static str, ret: c_int, latched: c_int) -> Result<c_int> {
+    fn after_call_slow(
+        &mut self,
+        call: &'static str,
+        ret: c_int,
+        latched: c_int,
+        fired: bool,
+    ) -> Result<c_int> {
         let state = self.state_mut();
         if let Some(payload) = state.panic.take() {
             panic::resume_unwind(payload);
+        }
+        if fired {
+            // The interrupt stopped this call (or FFmpeg swallowed it and returned
+            // success): the call failed, whatever FFmpeg says. An I/O error parked
+            // before it is dropped; every later call reports the interrupt again.
+            if let Some(reason) = state.interrupt.check() {
+                state.error = None;
+                state.seek_refused = false;
+                // FFmpeg's state after a stopped call is not to be trusted: lifting the
+                // deadline later does not revive it (a successful seek does).
+                let error = reason.error(call);
+                self.mark_failed(&error);
+                return Err(error);
+            }
         }
         if let Some(e) = state.error.take() {
             state.seek_refused = false;
@@ -662,21 +866,26 @@ impl<S> CustomIo<S> {
             return Err(error);
         }
         let seek_refused = std::mem::take(&mut state.seek_refused);
+        let poisoned = state.poisoned;
+        let detail = self.capture.detail();
         if ret >= 0 {
             if latched < 0 && self.is_writer() {
                 // A write failed earlier and FFmpeg latched it; it skips every later write,
                 // so success now would be a lie.
-                return check(call, latched);
+                return check(call, latched).map_err(|e| e.with_detail(detail));
             }
             return Ok(ret);
         }
-        if state.poisoned {
+        if poisoned {
             return Err(Error::Poisoned);
         }
         if seek_refused {
             return Err(Error::NotSeekable {
                 call,
-                message: crate::error::av_error_string(ret),
+                message: match detail {
+                    Some(line) => format!("{}: {line}", crate::error::av_error_string(ret)),
+                    None => crate::error::av_error_string(ret),
+                },
                 remedy: if self.is_writer() {
                     "use a seekable writer (Write + Seek), or a streamable format: for MP4, \
                      fragmented output (movflags=frag_keyframe+empty_moov)"
@@ -688,25 +897,25 @@ impl<S> CustomIo<S> {
         if ret == ffi::AVERROR_EOF && latched < 0 {
             // An earlier callback failure (already reported once) ended the stream; the
             // end is not clean.
-            return check(call, latched);
+            return check(call, latched).map_err(|e| e.with_detail(detail));
         }
-        check(call, ret)
+        check(call, ret).map_err(|e| e.with_detail(detail))
     }
 
-    /// Flushes FFmpeg's write buffer into the writer, then the writer itself
-    /// (`Write::flush`), reporting the first error on the way.
-    pub(crate) fn flush(&mut self) -> Result<()>
-    where
-        S: Write,
-    {
+    /// For a muxer that finishes: flushes FFmpeg's write buffer into the writer, then what
+    /// the writer side holds back (an unaligned tail, a gathered chunk), then the writer
+    /// itself (`flush`), reporting the first error on the way.
+    pub(crate) fn flush(&mut self) -> Result<()> {
         let ctx = self.ctx.as_ptr();
         // SAFETY: `ctx` is a valid writing context; avio_flush only calls our trampolines.
         self.call("avio_flush", || unsafe {
             ffi::avio_flush(ctx);
             (*ctx).error
         })?;
-        let state = self.state_mut();
-        match state.run(true, |w| w.flush()) {
+        let Some(finish) = self.finish else {
+            return Ok(());
+        };
+        match finish(self.state_mut()) {
             Ok(()) => Ok(()),
             Err(code) => self.after_call("flush", code).map(|_| ()),
         }
@@ -819,7 +1028,10 @@ unsafe extern "C" fn read_trampoline<R: Read>(
     match result {
         // `n <= len <= c_int::MAX`, so the cast is lossless.
         Ok(0) => ffi::AVERROR_EOF,
-        Ok(n) => n as c_int,
+        Ok(n) => {
+            state.bytes_read += n as u64;
+            n as c_int
+        }
         Err(code) => code,
     }
 }
@@ -840,10 +1052,137 @@ unsafe extern "C" fn write_trampoline<W: Write>(
     let Some(buf) = (unsafe { buffer_ref(buf, size) }) else {
         return ffi::AVERROR(libc::EINVAL);
     };
-    match state.run(true, |w| w.write_all(buf)) {
+    let align = state.write.align;
+    let result = if align <= 1 {
+        state.run(true, |w| w.write_all(buf))
+    } else {
+        // Only multiples of `align` go out; the rest waits in `tail` (fewer than `align`
+        // bytes) for the next write or the finish.
+        let n = state.write.aligned_len(buf);
+        if n == 0 {
+            state.write.tail.extend_from_slice(buf);
+            return size;
+        }
+        let mut tail = std::mem::take(&mut state.write.tail);
+        let from_buf = n - tail.len();
+        let result = if tail.is_empty() {
+            state.run(true, |w| w.write_all(&buf[..n]))
+        } else {
+            tail.extend_from_slice(&buf[..from_buf]);
+            state.run(true, |w| w.write_all(&tail))
+        };
+        tail.clear();
+        tail.extend_from_slice(&buf[from_buf..]);
+        state.write.tail = tail;
+        result
+    };
+    match result {
         Ok(()) => size,
         Err(code) => code,
     }
+}
+
+/// Writers, when the muxer finishes: the held-back tail, then `Write::flush`.
+fn finish_writer<W: Write>(state: &mut State<W>) -> Result<(), c_int> {
+    let tail = std::mem::take(&mut state.write.tail);
+    state.run(true, |w| {
+        if !tail.is_empty() {
+            w.write_all(&tail)?;
+        }
+        w.flush()
+    })
+}
+
+/// `write_data_type` for chunk writers: gathers FFmpeg's writes into chunks. A write that
+/// starts a new chunk first hands over the previous one: a sync or boundary point (FFmpeg
+/// labels only the first write after such a marker), a header or trailer after other data
+/// (their label persists over all their writes), or unlabelled data after a header or
+/// trailer.
+///
+/// # Safety
+/// Called by FFmpeg only, with the `opaque` of a `CustomIo<W>` and `size` readable bytes.
+unsafe extern "C" fn write_chunk_trampoline<W: ChunkWrite>(
+    opaque: *mut c_void,
+    buf: WriteBuf,
+    size: c_int,
+    kind: ffi::AVIODataMarkerType,
+    time: i64,
+) -> c_int {
+    // SAFETY: FFmpeg passes back the opaque of a CustomIo<W> (installed only for that W).
+    let state = unsafe { state_from::<W>(opaque) };
+    // SAFETY: FFmpeg hands us `size` readable bytes at `buf` for the length of the call.
+    let Some(buf) = (unsafe { buffer_ref(buf, size) }) else {
+        return ffi::AVERROR(libc::EINVAL);
+    };
+    let kind = ChunkKind::from_raw(kind);
+    let previous = state.write.kind;
+    let starts_new = match kind {
+        ChunkKind::SyncPoint | ChunkKind::BoundaryPoint => true,
+        ChunkKind::Header | ChunkKind::Trailer => kind != previous,
+        _ => matches!(previous, ChunkKind::Header | ChunkKind::Trailer),
+    };
+    if starts_new && !state.write.chunk.is_empty() {
+        if let Err(code) = deliver_chunk(state) {
+            return code;
+        }
+    }
+    if state.write.chunk.is_empty() {
+        state.write.kind = kind;
+        state.write.time = (time != ffi::AV_NOPTS_VALUE).then_some(time);
+    }
+    state.write.chunk.extend_from_slice(buf);
+    size
+}
+
+/// `write_packet` of chunk writers, in case FFmpeg writes without a marker type: the same
+/// as an unknown-kind write.
+///
+/// # Safety
+/// As for [`write_chunk_trampoline`].
+unsafe extern "C" fn write_chunk_plain_trampoline<W: ChunkWrite>(
+    opaque: *mut c_void,
+    buf: WriteBuf,
+    size: c_int,
+) -> c_int {
+    let unknown = ffi::AVIODataMarkerType::AVIO_DATA_MARKER_UNKNOWN;
+    // SAFETY: the same contract.
+    unsafe { write_chunk_trampoline::<W>(opaque, buf, size, unknown, ffi::AV_NOPTS_VALUE) }
+}
+
+/// Hands the gathered chunk (if any) to the chunk writer.
+fn deliver_chunk<W: ChunkWrite>(state: &mut State<W>) -> Result<(), c_int> {
+    if state.write.chunk.is_empty() {
+        return Ok(());
+    }
+    let mut data = std::mem::take(&mut state.write.chunk);
+    let (kind, time) = (state.write.kind, state.write.time);
+    let result = state.run(true, |w| {
+        w.write_chunk(Chunk {
+            data: &data,
+            kind,
+            time,
+        })
+    });
+    data.clear();
+    state.write.chunk = data; // keep the allocation for the next chunk
+    state.write.kind = ChunkKind::Unknown;
+    state.write.time = None;
+    result
+}
+
+/// After each muxer call: hands over the chunk the call finished, unless it is the header,
+/// which may go on in the next call (movenc writes a delayed `moov` with the first packet).
+fn deliver_completed_chunk<W: ChunkWrite>(state: &mut State<W>) -> Result<(), c_int> {
+    if state.write.kind == ChunkKind::Header {
+        return Ok(());
+    }
+    deliver_chunk(state)
+}
+
+/// Chunk writers, when the muxer finishes: the last chunk, then `ChunkWrite::flush`.
+fn finish_chunk_writer<W: ChunkWrite>(state: &mut State<W>) -> Result<(), c_int> {
+    deliver_chunk(state)?;
+    state.run(true, |w| w.flush())
 }
 
 /// `seek` for seekable streams.

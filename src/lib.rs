@@ -37,10 +37,13 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::missing_safety_doc)]
 
+mod capture;
+mod chunks;
 mod confine;
 mod demux;
 mod dict;
 mod error;
+mod interrupt;
 mod io;
 mod limits;
 mod log;
@@ -51,8 +54,11 @@ mod properties;
 mod side_data;
 mod stream;
 
+pub use capture::{forward_to_ffio, VaList};
+pub use chunks::{Chunk, ChunkKind, ChunkWrite};
 pub use demux::{Demuxer, DemuxerOptions, Packets};
 pub use error::{Error, Result};
+pub use interrupt::CancelHandle;
 pub use io::{
     CustomIo, CustomIoBuilder, DEFAULT_READ_BUFFER_SIZE, DEFAULT_WRITE_BUFFER_SIZE, MAX_BUFFER_SIZE,
 };

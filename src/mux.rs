@@ -31,6 +31,7 @@ unsafe impl Send for CodecParameters {}
 
 impl CodecParameters {
     fn new(codec: &str, media_type: MediaType) -> Result<Self> {
+        crate::capture::install();
         let name = c_string(codec, "codec name")?;
         // SAFETY: `name` is a valid C string; the result is null or a static descriptor.
         let descriptor = unsafe { ffi::avcodec_descriptor_get_by_name(name.as_ptr()) };
@@ -186,7 +187,7 @@ impl fmt::Debug for CodecParameters {
 /// Dropping a `Muxer` without finishing frees everything and writes nothing more; it never
 /// panics. `Muxer<W>` is `Send` when `W` is; it is not `Sync`, as every operation needs
 /// `&mut self`.
-pub struct Muxer<W: Write> {
+pub struct Muxer<W> {
     /// Declared before `io`: fields drop in order, so the format context is freed before
     /// the AVIOContext it points to.
     fmt: OutputContext,
@@ -199,17 +200,34 @@ pub struct Muxer<W: Write> {
 // SAFETY: the Muxer exclusively owns its AVFormatContext (streams, muxer state) and its
 // CustomIo; FFmpeg muxers keep no thread-affine state, so the whole can move to another
 // thread when the writer can (CustomIo<W>: Send needs W: Send).
-unsafe impl<W: Write + Send> Send for Muxer<W> {}
+unsafe impl<W: Send> Send for Muxer<W> {}
 
 impl<W: Write> Muxer<W> {
     /// A muxer writing format `format` (FFmpeg's short name: `"mp4"`, `"mpegts"`,
     /// `"matroska"`, `"h264"`, …) into a plain writer. Formats that must seek back (plain
     /// MP4) fail at the header or trailer with [`Error::NotSeekable`]; use
     /// [`Muxer::to_seekable_writer`] for them.
+    ///
+    /// Output is batched into 256 KiB writes (also for fragmented MP4 and live
+    /// Matroska): best throughput. For live output, where each fragment should leave as
+    /// soon as it is complete, use [`Muxer::to_chunk_writer`] (whole, labelled chunks) or
+    /// [`CustomIoBuilder::flush_packets`](crate::CustomIoBuilder::flush_packets).
     pub fn to_writer(writer: W, format: &str) -> Result<Self> {
         Self::new(CustomIo::writer(writer)?, format)
     }
+}
 
+impl<W: crate::ChunkWrite> Muxer<W> {
+    /// A muxer writing format `format` into a chunk writer: every init segment,
+    /// fragment, cluster (and, for MPEG-TS, every call's whole TS packets) reaches it in
+    /// one piece, labelled, as soon as the call that finished it returns; see
+    /// [`ChunkWrite`](crate::ChunkWrite).
+    pub fn to_chunk_writer(writer: W, format: &str) -> Result<Self> {
+        Self::new(CustomIo::builder().chunk_writer(writer)?, format)
+    }
+}
+
+impl<W> Muxer<W> {
     /// A muxer for format `format` (FFmpeg's short name) writing through `io`, a writing
     /// [`CustomIo`] (`avformat_alloc_output_context2`).
     pub fn new(io: CustomIo<W>, format: &str) -> Result<Self> {
@@ -279,6 +297,7 @@ impl<W: Write> Muxer<W> {
         // avformat_free_context never frees; confinement makes FFmpeg open nothing more.
         unsafe {
             (*fmt.0.as_ptr()).pb = io.as_ptr();
+            (*fmt.0.as_ptr()).interrupt_callback = io.interrupt_callback();
             crate::confine::confine(fmt.0.as_ptr())?;
         }
         Ok(Muxer {
@@ -575,6 +594,31 @@ impl<W: Write> Muxer<W> {
         self.io.flush()
     }
 
+    /// Makes the muxer write out what it holds now (`av_write_frame(ctx, NULL)`): with
+    /// `movflags=frag_custom`, the fragment so far; other muxers that buffer (Matroska
+    /// clusters, FLV) flush theirs. Packets still waiting in the interleaving queue of
+    /// [`write_packet`](Self::write_packet) are not included. With a chunk writer, the
+    /// fragment reaches it before this returns.
+    pub fn flush_fragment(&mut self) -> Result<()> {
+        if !self.header_written {
+            self.io.usable("av_write_frame")?;
+            return Err(Error::InvalidArgument(
+                "write_header must be called before flush_fragment".into(),
+            ));
+        }
+        let fmt = self.fmt.0.as_ptr();
+        // SAFETY: `fmt` has its header written; a null packet asks the muxer to flush.
+        self.io.call("av_write_frame", || unsafe {
+            ffi::av_write_frame(fmt, ptr::null_mut())
+        })?;
+        Ok(())
+    }
+
+    /// A handle that cancels this muxer, or sets its deadline, from any thread.
+    pub fn cancel_handle(&self) -> crate::CancelHandle {
+        self.io.cancel_handle()
+    }
+
     /// The [`CustomIo`] the muxer writes through.
     pub fn io(&self) -> &CustomIo<W> {
         &self.io
@@ -586,7 +630,7 @@ impl<W: Write> Muxer<W> {
     }
 }
 
-impl<W: Write> Muxer<W> {
+impl<W> Muxer<W> {
     /// Refuses, before FFmpeg sees them, options it would not recognise and options that
     /// would let it open resources by name.
     fn check_options(&self, options: &[(&str, &str)]) -> Result<()> {
@@ -763,7 +807,7 @@ impl Drop for OutputContext {
     }
 }
 
-impl<W: Write> fmt::Debug for Muxer<W> {
+impl<W> fmt::Debug for Muxer<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Muxer")
             .field("format", &self.format_name())

@@ -40,6 +40,7 @@ impl Packet {
     /// An empty packet, or `ENOMEM` as [`Error::Ffmpeg`] if FFmpeg cannot allocate one
     /// (`av_packet_alloc`).
     pub fn try_new() -> Result<Self> {
+        crate::capture::install();
         // SAFETY: av_packet_alloc has no preconditions; null (out of memory) is checked.
         let raw = unsafe { ffi::av_packet_alloc() };
         NonNull::new(raw)
