@@ -174,10 +174,13 @@ fn stream_json(s: &Stream<'_>, read_packets: Option<u64>) -> Json {
     if kind != MediaType::Unknown {
         o.str("codec_type", kind.as_str());
     }
+    o.str("codec_tag_string", s.codec_tag_string());
+    o.str("codec_tag", format!("0x{:04x}", s.codec_tag()));
     match kind {
         MediaType::Video => {
             o.int("width", s.width().map_or(0, i64::from));
             o.int("height", s.height().map_or(0, i64::from));
+            o.int("has_b_frames", i64::from(s.video_delay()));
             if let (Some(sar), Some(dar)) = (s.sample_aspect_ratio(), s.display_aspect_ratio()) {
                 o.str("sample_aspect_ratio", format!("{}:{}", sar.num, sar.den));
                 o.str("display_aspect_ratio", format!("{}:{}", dar.num, dar.den));

@@ -279,6 +279,30 @@ impl<'a> Stream<'a> {
         }
     }
 
+    /// The codec tag: the container's FourCC for the codec (`avc1`, `hvc1`, `hev1`, …) as
+    /// a little-endian number, 0 if the container has none (`AVCodecParameters.codec_tag`).
+    pub fn codec_tag(&self) -> u32 {
+        self.par().codec_tag
+    }
+
+    /// The codec tag as `ffprobe` prints it (`av_fourcc_make_string`): `"hvc1"`, with
+    /// unprintable bytes as `[N]` (`"[0][0][0][0]"` for none).
+    pub fn codec_tag_string(&self) -> String {
+        let mut buf = [0u8; ffi::AV_FOURCC_MAX_STRING_SIZE as usize];
+        // SAFETY: `buf` has the AV_FOURCC_MAX_STRING_SIZE bytes av_fourcc_make_string
+        // writes at most, NUL included.
+        unsafe { ffi::av_fourcc_make_string(buf.as_mut_ptr().cast(), self.codec_tag()) };
+        CStr::from_bytes_until_nul(&buf)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// How many frames a video decoder must hold back before output (B-frame reordering
+    /// delay, `AVCodecParameters.video_delay`; what `ffprobe` prints as `has_b_frames`).
+    pub fn video_delay(&self) -> u32 {
+        u32::try_from(self.par().video_delay).unwrap_or(0)
+    }
+
     /// The codec profile, e.g. H.264 `High`, HEVC `Main 10`; `None` if unknown.
     pub fn profile(&self) -> Option<Profile> {
         Profile::new(self.par().codec_id, self.par().profile)

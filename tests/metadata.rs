@@ -17,9 +17,9 @@
 //! * `nb_programs`, `probe_score` (format): ffio has no program API yet, and it probes the
 //!   format itself (to refuse formats before FFmpeg opens them), so FFmpeg's context holds
 //!   no probe score.
-//! * `codec_tag_string`, `codec_tag`, `has_b_frames`, `id`, `bits_per_sample`,
-//!   `initial_padding` (stream): plain codec-parameter fields outside this list;
-//!   cheap to add later.
+//! * `id`, `bits_per_sample`, `initial_padding` (stream): plain codec-parameter fields
+//!   outside this list; cheap to add later (`id` is printed only for formats
+//!   with `AVFMT_SHOW_IDS`).
 //! * `coded_width`, `coded_height`, `closed_captions`, `film_grain`, `refs`,
 //!   `max_bit_rate`, `bits_per_raw_sample`, `nb_read_frames`, and decoder-private options
 //!   such as `is_avc` and `nal_length_size`: ffprobe takes them from a decoder it opens
@@ -59,8 +59,11 @@ const STREAM_FIELDS: &[&str] = &[
     "codec_long_name",
     "profile",
     "codec_type",
+    "codec_tag_string",
+    "codec_tag",
     "width",
     "height",
+    "has_b_frames",
     "sample_aspect_ratio",
     "display_aspect_ratio",
     "pix_fmt",
@@ -508,7 +511,16 @@ fn hdr_colours_profile_and_pixel_format() {
         s.level().map(i64::from),
         want.get("level").and_then(Json::as_i64)
     );
+    assert_eq!(
+        Some(s.codec_tag_string()),
+        str_field(&want, "codec_tag_string")
+    );
+    assert_eq!(
+        Some(format!("0x{:04x}", s.codec_tag())),
+        str_field(&want, "codec_tag")
+    );
     // The fixture is what its name says.
+    assert_eq!(s.codec_tag_string(), "hvc1");
     assert_eq!(s.pixel_format().unwrap().name(), "yuv420p10le");
     assert_eq!(s.color_transfer().unwrap().name(), "smpte2084");
     assert!(s.color_range().unwrap().is_limited());
