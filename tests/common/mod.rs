@@ -119,6 +119,10 @@ pub fn example(name: &str) -> PathBuf {
     for entry in std::fs::read_dir(root.join("src")).unwrap() {
         sources.push(entry.unwrap().path());
     }
+    // Modules the examples share (`#[path = "common/…"]`).
+    if let Ok(shared) = std::fs::read_dir(root.join("examples").join("common")) {
+        sources.extend(shared.map(|entry| entry.unwrap().path()));
+    }
     for source in sources {
         let changed = std::fs::metadata(&source)
             .and_then(|m| m.modified())
