@@ -287,3 +287,41 @@ impl fmt::Display for Timestamp {
         write!(f, "{:.6}", self.as_secs_f64())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unspecified_values_are_none_and_known_ones_named_by_ffmpeg() {
+        assert_eq!(ColorRange::from_raw(0), None);
+        assert_eq!(ColorRange::from_raw(1).map(ColorRange::name), Some("tv"));
+        assert_eq!(ColorPrimaries::from_raw(2), None);
+        assert_eq!(
+            ColorPrimaries::from_raw(9).map(|p| p.name()),
+            Some("bt2020")
+        );
+        assert_eq!(PixelFormat::from_raw(-1), None);
+        assert_eq!(PixelFormat::from_raw(0).map(|p| p.name()), Some("yuv420p"));
+        // A value no FFmpeg names is None, not a made-up name.
+        assert_eq!(ColorTransfer::from_raw(12345), None);
+        assert_eq!(FieldOrder::from_raw(0), None);
+        assert_eq!(FieldOrder::from_raw(2).map(FieldOrder::name), Some("tt"));
+    }
+
+    #[test]
+    fn timestamps_print_like_ffprobe_and_convert_exactly() {
+        let t = Timestamp {
+            pts: -1024,
+            time_base: Rational::new(1, 44100),
+        };
+        assert_eq!(t.to_string(), "-0.023220");
+        assert_eq!(t.to_duration(), None);
+        let t = Timestamp {
+            pts: 12800,
+            time_base: Rational::new(1, 12800),
+        };
+        assert_eq!(t.to_string(), "1.000000");
+        assert_eq!(t.to_duration(), Some(std::time::Duration::from_secs(1)));
+    }
+}
