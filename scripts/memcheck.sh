@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test binary and both examples under valgrind's memcheck and fails on any
+# Runs every test binary and the examples under valgrind's memcheck and fails on any
 # memory error or any definitely or indirectly lost byte.
 #
 #   scripts/memcheck.sh            # everything
@@ -90,6 +90,11 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg extract_h264-flush 0 "$ex/extract_h264" --flush-packets "$data/h264_aac.ts" -
   run_vg extract_h264-hevc 1 "$ex/extract_h264" "$data/hevc.mp4" "$tmp/x.h264"
   run_vg async_upload-shutdown 0 "$ex/async_upload" --stop-on-stdin-eof </dev/null
+  run_vg probe-file 0 "$ex/probe" --count "$data/multi_audio_subs.mkv"
+  run_vg probe-rotated 0 "$ex/probe" "$data/rotated.mp4"
+  run_vg probe-pipe 0 "$ex/probe" --count - <"$data/mpeg2_interlaced.ts"
+  run_vg probe-garbage 1 "$ex/probe" "$data/random.bin"
+  run_vg probe-pipe-needs-seek 1 "$ex/probe" --count - <"$data/h264_aac.mp4"
 fi
 
 echo "memcheck: $ran runs, $failed failed"

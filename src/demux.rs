@@ -11,7 +11,9 @@ use ffmpeg_sys_next as ffi;
 use crate::dict::{c_string, Dictionary};
 use crate::error::{Error, Result};
 use crate::io::CustomIo;
+use crate::metadata::Tags;
 use crate::packet::Packet;
+use crate::properties::Timestamp;
 use crate::stream::{stream_at, MediaType, Stream};
 use crate::truncation::{self, Truncation, TruncationReason, Watch};
 
@@ -30,10 +32,13 @@ use crate::truncation::{self, Truncation, TruncationReason, Watch};
 pub struct DemuxerOptions {
     format: Option<String>,
     options: Vec<(String, String)>,
+    /// `(format, key, value)`: demuxer options applied only to that format.
+    format_options: Vec<(String, String, String)>,
     find_stream_info: bool,
     format_whitelist: Option<String>,
     timeout: Option<Duration>,
     strict: bool,
+    headers_only: bool,
 }
 
 impl Default for DemuxerOptions {
@@ -41,10 +46,12 @@ impl Default for DemuxerOptions {
         DemuxerOptions {
             format: None,
             options: Vec::new(),
+            format_options: Vec::new(),
             find_stream_info: true,
             format_whitelist: None,
             timeout: None,
             strict: false,
+            headers_only: false,
         }
     }
 }
@@ -72,6 +79,20 @@ impl DemuxerOptions {
     /// ffio never lets FFmpeg open anything by name.
     pub fn option(mut self, key: &str, value: &str) -> Self {
         self.options.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds an option for one demuxer only: passed to `avformat_open_input` when the
+    /// input's format is `format` (any of its names, e.g. `"mpegts"`, `"mp4"`), ignored
+    /// otherwise. The `ffmpeg` and `ffprobe` tools open every input with
+    /// `option_for("mpegts", "scan_all_pmts", "1")`; a value the demuxer refuses fails the
+    /// open as [`option`](Self::option) does.
+    ///
+    /// Only the demuxer's own options can be given this way; a format-context option
+    /// (`probesize`, `fflags`, …) fails the open with [`Error::InvalidOption`].
+    pub fn option_for(mut self, format: &str, key: &str, value: &str) -> Self {
+        self.format_options
+            .push((format.to_owned(), key.to_owned(), value.to_owned()));
         self
     }
 
@@ -120,6 +141,16 @@ impl DemuxerOptions {
     /// announce. Intact inputs read exactly as without it.
     pub fn strict(mut self, yes: bool) -> Self {
         self.strict = yes;
+        self
+    }
+
+    /// Opens for the description only (default `false`): the container's and streams'
+    /// metadata, as `ffprobe -show_format -show_streams` prints it. By default an input
+    /// whose packets cannot be read through a non-seekable reader (an MP4 whose `moov`
+    /// follows its media data, on a pipe) fails at open with [`Error::NotSeekable`]; with
+    /// this it opens, and its first [`read_packet`](Demuxer::read_packet) fails instead.
+    pub fn headers_only(mut self, yes: bool) -> Self {
+        self.headers_only = yes;
         self
     }
 
@@ -172,6 +203,8 @@ pub struct Demuxer<R> {
     /// A cut FFmpeg logged (Matroska), reported at the end unless the checks there found
     /// one.
     logged_cut: Option<Truncation>,
+    /// The input's size in bytes, learned at open (`avio_size`), if the reader could tell.
+    size: Option<u64>,
 }
 
 // SAFETY: the Demuxer exclusively owns its AVFormatContext (and through it the streams and
@@ -278,6 +311,14 @@ impl<R> Demuxer<R> {
         // SAFETY: a probed or found input format is a valid static description; `raw` is
         // our context, whose format_whitelist is null or a string FFmpeg owns.
         unsafe { check_input_format(input_format, (*raw).format_whitelist)? };
+        // SAFETY: a checked input format is a valid static description with a C name.
+        let names = unsafe { CStr::from_ptr((*input_format).name) }.to_string_lossy();
+        for (format, key, value) in &options.format_options {
+            if names.split(',').any(|name| name == format) {
+                pending.check_private_option(key, value)?;
+                dict.set(key, value)?;
+            }
+        }
         let mut raw = pending.release();
         let ret = {
             // SAFETY: `raw` is a fresh format context whose `pb` is ours (so FFmpeg leaves
@@ -303,6 +344,7 @@ impl<R> Demuxer<R> {
             watch,
             peeked: None,
             logged_cut: None,
+            size: None,
         };
         demuxer.io.after_call("avformat_open_input", ret)?;
         let (format, pb) = (demuxer.raw().iformat, demuxer.io.as_ptr());
@@ -324,7 +366,10 @@ impl<R> Demuxer<R> {
                 ffi::avformat_find_stream_info(fmt, ptr::null_mut())
             })?;
         }
-        demuxer.check_readable_without_seeking()?;
+        demuxer.size = demuxer.learn_size()?;
+        if !options.headers_only {
+            demuxer.check_readable_without_seeking()?;
+        }
         Ok(demuxer)
     }
 
@@ -340,6 +385,22 @@ impl<R> Demuxer<R> {
         let mut first = Packet::try_new()?;
         if self.read_frame(&mut first)? {
             self.peeked = Some(first);
+            return Ok(());
+        }
+        // No packet at all although the streams say they have samples (an index, a frame
+        // count, a duration): the demuxer could not seek back to them and gave up with a
+        // plain end ("0 frames" is never the answer).
+        let indexed = self.streams().any(|s| {
+            // SAFETY: a stream of our open input; the call only reads its index.
+            let entries = unsafe { ffi::avformat_index_get_entries_count(s.as_ptr()) };
+            entries > 0 || s.frames().is_some() || s.duration().is_some_and(|d| d > 0)
+        });
+        if indexed {
+            return Err(Error::NotSeekable {
+                call: "av_read_frame",
+                message: "the samples the streams declare could not be reached".into(),
+                remedy: "use a seekable reader (Read + Seek), or a faststart or fragmented file",
+            });
         }
         Ok(())
     }
@@ -401,6 +462,37 @@ impl<R> Demuxer<R> {
     /// The container's overall bit rate in bits per second, if known.
     pub fn bit_rate(&self) -> Option<u64> {
         u64::try_from(self.raw().bit_rate).ok().filter(|&b| b > 0)
+    }
+
+    /// The input's size in bytes, if the reader could tell: always for a seekable reader
+    /// (learned once at open, with `avio_size`, which asks your `Seek` for the end),
+    /// never for a plain `Read`. What `ffprobe -show_format` prints as `size`.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// `avio_size` through the call path (it runs the seek callback). A reader that
+    /// cannot tell its size is no error: the size is unknown.
+    fn learn_size(&mut self) -> Result<Option<u64>> {
+        self.io.input_size()
+    }
+
+    /// The container's metadata tags (`AVFormatContext.metadata`): `title`, `artist`,
+    /// `encoder`, `major_brand`, …, as `ffprobe -show_format` prints them.
+    pub fn tags(&self) -> Tags<'_> {
+        // SAFETY: the dictionary is null or owned by our open input, and FFmpeg changes it
+        // only during calls that take `&mut self`, which the borrow excludes.
+        unsafe { Tags::from_raw(self.raw().metadata) }
+    }
+
+    /// The container's start time in microseconds (`AVFormatContext.start_time`), which
+    /// unlike [`start_time`](Self::start_time) may be negative.
+    pub fn start_timestamp(&self) -> Option<Timestamp> {
+        let start = self.raw().start_time;
+        (start != ffi::AV_NOPTS_VALUE).then_some(Timestamp {
+            pts: start,
+            time_base: crate::Rational::new(1, ffi::AV_TIME_BASE),
+        })
     }
 
     /// The number of streams. Some formats (MPEG-TS) can discover new streams while
@@ -814,6 +906,23 @@ impl PendingContext {
         // which would make FFmpeg close (free) our AVIOContext.
         unsafe { (*self.0).flags |= ffi::AVFMT_FLAG_CUSTOM_IO };
         Dictionary::from_pairs(&private)
+    }
+
+    /// `Err(InvalidOption)` unless `key` is not a format-context option: options given for
+    /// one demuxer reach `avformat_open_input`, which would apply format-context ones
+    /// after ffio (an `fflags` there could take the custom I/O away from ffio).
+    fn check_private_option(&self, key: &str, value: &str) -> Result<()> {
+        let name = c_string(key, "option name")?;
+        // SAFETY: `self.0` is a valid context with its AVClass; `name` a valid C string.
+        let found = unsafe { ffi::av_opt_find(self.0.cast(), name.as_ptr(), ptr::null(), 0, 0) };
+        if !found.is_null() {
+            return Err(Error::InvalidOption {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                message: "a format-context option, not a demuxer's: give it with option()".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Sets one format-context option (`av_opt_set`).

@@ -30,6 +30,16 @@ impl Dictionary {
         Ok(dict)
     }
 
+    /// Sets `key` to `value`, replacing an earlier value (`av_dict_set`).
+    pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let key = c_string(key, "option name")?;
+        let value = c_string(value, "option value")?;
+        // SAFETY: `self.raw` is null or a dictionary we own; key and value are valid
+        // NUL-terminated strings that av_dict_set copies (no DONT_STRDUP flags).
+        let ret = unsafe { ffi::av_dict_set(&mut self.raw, key.as_ptr(), value.as_ptr(), 0) };
+        check("av_dict_set", ret).map(|_| ())
+    }
+
     /// The pointer to hand to FFmpeg functions taking `AVDictionary **`.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut *mut ffi::AVDictionary {
         &mut self.raw

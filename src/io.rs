@@ -449,6 +449,8 @@ pub struct CustomIo<S> {
     /// The first failure FFmpeg cannot recover from, once there was one: every later
     /// [`call`](Self::call) reports it as [`Error::Failed`] instead of running.
     failed: Option<Failure>,
+    /// A seekable reader's size, once asked (`input_size`).
+    known_size: Option<Option<u64>>,
     /// Chunk writers: hands over the chunk a call finished (see `crate::chunks`).
     deliver: Option<DeliverFn<S>>,
     /// Writers: run by [`flush`](Self::flush) when the muxer finishes.
@@ -580,6 +582,7 @@ impl<S> CustomIo<S> {
             state: unsafe { NonNull::new_unchecked(state) },
             mode,
             failed: None,
+            known_size: None,
             deliver: hooks.deliver,
             finish: hooks.finish,
             capture: Box::new(Capture::new(format!(
@@ -906,6 +909,39 @@ impl<S> CustomIo<S> {
         check(call, ret).map_err(|e| e.with_detail(detail))
     }
 
+    /// The size of a seekable reader's input (`avio_size`, through the call path: it runs
+    /// the seek callback), asked once and remembered; `None` for a non-seekable reader or
+    /// one that cannot tell. Only the reader's own failure (it could not seek back) is an
+    /// error.
+    pub(crate) fn input_size(&mut self) -> Result<Option<u64>> {
+        if !self.is_seekable() {
+            return Ok(None);
+        }
+        if let Some(known) = self.known_size {
+            return Ok(known);
+        }
+        let pb = self.as_ptr();
+        let mut size = -1i64;
+        // SAFETY: `pb` is our valid reading context; avio_size only runs our seek callback
+        // (AVSEEK_SIZE, or an end-relative seek and back) and moves no read position.
+        let asked = self.call("avio_size", || unsafe {
+            size = ffi::avio_size(pb);
+            if size < 0 {
+                c_int::try_from(size).unwrap_or(ffi::AVERROR(libc::EINVAL))
+            } else {
+                0
+            }
+        });
+        let known = match asked {
+            Ok(_) => u64::try_from(size).ok(),
+            Err(e @ (Error::Io(_) | Error::Poisoned)) => return Err(e),
+            // Unknown: nothing to compare with.
+            Err(_) => None,
+        };
+        self.known_size = Some(known);
+        Ok(known)
+    }
+
     /// The warning and error lines FFmpeg logged during the last call: `(level,
     /// message)`, oldest first (see `crate::capture`).
     pub(crate) fn logged(&self) -> Option<impl Iterator<Item = (c_int, &str)>> {
@@ -981,7 +1017,7 @@ fn checked_len(ptr: *const u8, len: c_int) -> Option<usize> {
 /// # Safety
 /// If `ptr` is not null it must be valid for reads of `len` bytes for `'a`, and nothing may
 /// write to that memory during `'a`.
-unsafe fn buffer_ref<'a>(ptr: *const u8, len: c_int) -> Option<&'a [u8]> {
+pub(crate) unsafe fn buffer_ref<'a>(ptr: *const u8, len: c_int) -> Option<&'a [u8]> {
     let len = checked_len(ptr, len)?;
     if len == 0 {
         return Some(&[]);

@@ -47,8 +47,11 @@ mod interrupt;
 mod io;
 mod limits;
 mod log;
+mod metadata;
 mod mux;
 mod packet;
+mod properties;
+mod side_data;
 mod stream;
 mod truncation;
 
@@ -62,8 +65,14 @@ pub use io::{
 };
 pub use limits::set_max_alloc;
 pub use log::{set_log_level, LogLevel};
+pub use metadata::{Disposition, TagIter, Tags};
 pub use mux::{CodecParameters, FinishError, Muxer};
 pub use packet::{Packet, PacketFlags};
+pub use properties::{
+    ChromaLocation, ColorPrimaries, ColorRange, ColorSpace, ColorTransfer, FieldOrder, PixelFormat,
+    Profile, SampleFormat, Timestamp,
+};
+pub use side_data::{CpbProperties, DisplayMatrix, SideData};
 pub use stream::{MediaType, Rational, Stream};
 pub use truncation::{Truncation, TruncationReason};
 

