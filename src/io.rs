@@ -666,7 +666,7 @@ unsafe extern "C" fn write_trampoline<W: Write>(
     let state = unsafe { state_from::<W>(opaque) };
     // SAFETY: FFmpeg hands us `size` readable bytes at `buf` for the length of the call; we
     // only read through the slice.
-    let Some(buf) = (unsafe { buffer_ref(buf as *const u8, size) }) else {
+    let Some(buf) = (unsafe { buffer_ref(buf, size) }) else {
         return ffi::AVERROR(libc::EINVAL);
     };
     match state.run(true, |w| w.write_all(buf)) {
