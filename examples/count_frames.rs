@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! count_frames                      # the sample MP4 embedded in this binary (memory input)
-//! count_frames FILE                 # FILE loaded into memory, demuxed from there
+//! count_frames FILE                 # FILE mapped into memory (av_file_map), demuxed from there
 //! count_frames --stream FILE        # FILE read through std::fs::File (seekable, constant memory)
 //! count_frames -                    # standard input (not seekable)
 //! count_frames --buffer-size BYTES  # AVIO buffer size (default 64 KiB)
@@ -11,7 +11,14 @@
 //!
 //! The last line on stdout is `There are N frames in total.`, N being the number of packets
 //! of the first video stream. Errors are one line on stderr and exit status 1.
+//!
+//! `FILE` is demuxed from memory without being copied: it is mapped with FFmpeg's own
+//! `av_file_map` (reached through `ffio::sys`), as the C programs this example replaces do.
+//! As with any mapped file, another program writing FILE meanwhile can change the bytes
+//! being demuxed, and shrinking it kills the process (SIGBUS): use `--stream` for files
+//! that may change while they are read.
 
+use std::ffi::CString;
 use std::io::{Read, Seek};
 use std::process::ExitCode;
 
@@ -25,7 +32,7 @@ const USAGE: &str = "usage: count_frames [--buffer-size BYTES] [--stream] [FILE 
 
 enum Input {
     Sample,
-    Memory(String),
+    Mapped(String),
     Stream(String),
     Stdin,
 }
@@ -63,7 +70,7 @@ fn parse_args() -> Result<Args, String> {
         (Some(p), true) if p == "-" => {
             return Err("--stream reads a file; standard input is read with -".to_owned())
         }
-        (Some(p), false) => Input::Memory(p),
+        (Some(p), false) => Input::Mapped(p),
         (Some(p), true) => Input::Stream(p),
     };
     Ok(Args { input, buffer_size })
@@ -88,9 +95,9 @@ fn run() -> Result<(), String> {
     let args = parse_args()?;
     match &args.input {
         Input::Sample => count(seekable(&args, std::io::Cursor::new(SAMPLE))?),
-        Input::Memory(path) => {
-            let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-            let demuxer = seekable(&args, std::io::Cursor::new(&data[..]))?;
+        Input::Mapped(path) => {
+            let file = MappedFile::open(path)?;
+            let demuxer = seekable(&args, std::io::Cursor::new(file.as_slice()))?;
             count(demuxer)
         }
         Input::Stream(path) => {
@@ -102,6 +109,66 @@ fn run() -> Result<(), String> {
                 .reader(std::io::stdin().lock())
                 .map_err(|e| e.to_string())?;
             count(Demuxer::open(io).map_err(|e| e.to_string())?)
+        }
+    }
+}
+
+/// A whole file mapped read-only into memory by FFmpeg's `av_file_map`, unmapped on drop.
+struct MappedFile {
+    data: *mut u8,
+    len: usize,
+}
+
+impl MappedFile {
+    fn open(path: &str) -> Result<Self, String> {
+        // Checked first for a plain message: av_file_map would say "No such device".
+        let meta = std::fs::metadata(path).map_err(|e| format!("{path}: {e}"))?;
+        if meta.is_dir() {
+            return Err(format!("{path}: is a directory"));
+        }
+        let c_path = CString::new(path).map_err(|_| format!("{path}: contains a NUL byte"))?;
+        let mut data = std::ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: `c_path` is NUL-terminated and outlives the call; `data` and `len` are
+        // valid places for the results; a null log context is allowed (FFmpeg then logs
+        // under its own "FILE" class).
+        let ret = unsafe {
+            ffio::sys::av_file_map(
+                c_path.as_ptr(),
+                &mut data,
+                &mut len,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        if ret < 0 {
+            // av_file_map fails only with AVERROR(errno) (open, fstat, mmap, size).
+            return Err(format!(
+                "{path}: {}",
+                std::io::Error::from_raw_os_error(-ret)
+            ));
+        }
+        Ok(Self { data, len })
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.data.is_null() || self.len == 0 {
+            // av_file_map maps nothing for an empty file.
+            return &[];
+        }
+        // SAFETY: av_file_map mapped `len` readable bytes at `data`; they stay mapped until
+        // `drop`, which cannot run while the returned borrow of `self` lives. The mapping is
+        // read-only and private, so nothing in this process writes to it; another process
+        // writing the file is the caveat the module docs state (mmap's, as in C).
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        if !self.data.is_null() {
+            // SAFETY: `data` and `len` are what av_file_map returned, unmapped only here.
+            unsafe { ffio::sys::av_file_unmap(self.data, self.len) };
         }
     }
 }
