@@ -339,7 +339,7 @@ def main():
         p("## buffer_size and flush_packets (5 alternating rounds, medians)")
         p("")
         p("`count_frames --stream --buffer-size N` reads through a File with an N-byte AVIO buffer; "
-          "`extract_h264 --stream --buffer-size N` sets both the read and the write buffer (and "
+          "`extract_h264 --buffer-size N` (input read through File) sets both the read and the write buffer (and "
           "the write batch) to N; `--flush-packets` hands every packet to the writer at once.")
         p("")
         p("| input | setting | wall | CPU user+sys | peak RSS |")
