@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! count_frames                      # the sample MP4 embedded in this binary (memory input)
-//! count_frames FILE                 # FILE loaded into memory, demuxed from there
+//! count_frames FILE                 # FILE mapped into memory (av_file_map), demuxed from there
 //! count_frames --stream FILE        # FILE read through std::fs::File (seekable, constant memory)
 //! count_frames -                    # standard input (not seekable)
 //! count_frames --buffer-size BYTES  # AVIO buffer size (default 64 KiB)
@@ -11,11 +11,21 @@
 //!
 //! The last line on stdout is `There are N frames in total.`, N being the number of packets
 //! of the first video stream. Errors are one line on stderr and exit status 1.
+//!
+//! `FILE` is demuxed from memory without being copied: it is mapped with FFmpeg's own
+//! `av_file_map` (reached through `ffio::sys`), as the C programs this example replaces do.
+//! As with any mapped file, another program writing FILE meanwhile can change the bytes
+//! being demuxed, and shrinking it kills the process (SIGBUS): use `--stream` for files
+//! that may change while they are read.
 
 use std::io::{Read, Seek};
 use std::process::ExitCode;
 
 use ffio::{CustomIo, CustomIoBuilder, Demuxer, MediaType, Packet};
+
+#[path = "common/mapped.rs"]
+mod mapped;
+use mapped::MappedFile;
 
 /// A 2-second 320x240 H.264 + AAC MP4 with its `moov` box at the end: the case the
 /// original C program got wrong.
@@ -25,7 +35,7 @@ const USAGE: &str = "usage: count_frames [--buffer-size BYTES] [--stream] [FILE 
 
 enum Input {
     Sample,
-    Memory(String),
+    Mapped(String),
     Stream(String),
     Stdin,
 }
@@ -63,7 +73,7 @@ fn parse_args() -> Result<Args, String> {
         (Some(p), true) if p == "-" => {
             return Err("--stream reads a file; standard input is read with -".to_owned())
         }
-        (Some(p), false) => Input::Memory(p),
+        (Some(p), false) => Input::Mapped(p),
         (Some(p), true) => Input::Stream(p),
     };
     Ok(Args { input, buffer_size })
@@ -88,9 +98,9 @@ fn run() -> Result<(), String> {
     let args = parse_args()?;
     match &args.input {
         Input::Sample => count(seekable(&args, std::io::Cursor::new(SAMPLE))?),
-        Input::Memory(path) => {
-            let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-            let demuxer = seekable(&args, std::io::Cursor::new(&data[..]))?;
+        Input::Mapped(path) => {
+            let file = MappedFile::open(path)?;
+            let demuxer = seekable(&args, std::io::Cursor::new(file.as_slice()))?;
             count(demuxer)
         }
         Input::Stream(path) => {

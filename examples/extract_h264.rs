@@ -4,15 +4,17 @@
 //!
 //! ```text
 //! extract_h264                          # the embedded sample MP4 -> output.h264
-//! extract_h264 INPUT [OUTPUT]           # INPUT loaded into memory; OUTPUT defaults to output.h264
+//! extract_h264 INPUT [OUTPUT]           # INPUT read through std::fs::File (constant memory);
+//!                                       # OUTPUT defaults to output.h264
 //! extract_h264 INPUT -                  # raw H.264 on standard output
-//! extract_h264 --stream INPUT [OUTPUT]  # INPUT read through std::fs::File: constant memory
+//! extract_h264 --memory INPUT [OUTPUT]  # INPUT loaded into memory first, demuxed from there
 //! extract_h264 --buffer-size BYTES ...  # AVIO buffer size for reading and writing
 //! extract_h264 --flush-packets ...      # hand each packet to the writer at once (low latency)
 //! ```
 //!
 //! A one-line summary (packets, bytes) goes to stderr; errors are one line on stderr and exit
-//! status 1.
+//! status 1. `--stream`, which used to select reading through File, is still accepted: it is
+//! the default now.
 
 use std::io::{self, Read, Seek, Write};
 use std::process::ExitCode;
@@ -23,20 +25,20 @@ use ffio::{CustomIo, CustomIoBuilder, Demuxer, MediaType, Muxer, Packet};
 static SAMPLE: &[u8] = include_bytes!("../tests/data/h264_aac.mp4");
 
 const USAGE: &str = "usage: extract_h264 [--buffer-size BYTES] [--flush-packets] \
-                     [--stream] [INPUT [OUTPUT | -]]";
+                     [--memory] [INPUT [OUTPUT | -]]";
 
 struct Args {
     input: Option<String>,
     output: String,
     buffer_size: Option<usize>,
     flush_packets: bool,
-    stream: bool,
+    memory: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut buffer_size = None;
     let mut flush_packets = false;
-    let mut stream = false;
+    let mut memory = false;
     let mut paths = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -49,7 +51,9 @@ fn parse_args() -> Result<Args, String> {
                 buffer_size = Some(size);
             }
             "--flush-packets" => flush_packets = true,
-            "--stream" => stream = true,
+            "--memory" => memory = true,
+            // Reading through File was `--stream` before it became the default.
+            "--stream" => {}
             "-h" | "--help" => return Err(USAGE.to_owned()),
             _ if arg.starts_with("--") => return Err(format!("unknown option {arg}; {USAGE}")),
             _ => paths.push(arg),
@@ -63,15 +67,15 @@ fn parse_args() -> Result<Args, String> {
     if input.as_deref() == Some("-") {
         return Err("INPUT is read from a file; - is only for OUTPUT".to_owned());
     }
-    if stream && input.is_none() {
-        return Err(format!("--stream needs an INPUT file; {USAGE}"));
+    if memory && input.is_none() {
+        return Err(format!("--memory needs an INPUT file; {USAGE}"));
     }
     Ok(Args {
         input,
         output: paths.next().unwrap_or_else(|| "output.h264".to_owned()),
         buffer_size,
         flush_packets,
-        stream,
+        memory,
     })
 }
 
@@ -163,13 +167,13 @@ fn extract<R: Read + Seek, W: Write>(
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let name = args.input.as_deref().unwrap_or("the built-in sample");
-    let (packets, bytes) = match (&args.input, args.stream) {
+    let (packets, bytes) = match (&args.input, args.memory) {
         (None, _) => to_output(&args, io::Cursor::new(SAMPLE))?,
-        (Some(path), false) => {
+        (Some(path), true) => {
             let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
             to_output(&args, io::Cursor::new(&data[..]))?
         }
-        (Some(path), true) => {
+        (Some(path), false) => {
             let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
             to_output(&args, file)?
         }

@@ -143,7 +143,9 @@ SMALL_INPUTS=(loop_small hd_clip)
 # The commands. CMD is set by build_cmd ID INPUT OUTPUT.
 # ---------------------------------------------------------------------------------------
 # The ids ffio_* are ffio's examples, c_* the C baseline doing the same work in the same
-# mode (memory: the whole file loaded first; _stream: read through the file descriptor):
+# mode (count *_mem: the file mapped into memory with av_file_map, what `count_frames FILE`
+# does; extract *_mem: the whole file loaded first, `extract_h264 --memory`; *_stream: read
+# through the file descriptor, `count_frames --stream` and the default `extract_h264`):
 #   count_frames counts the packets of every stream, so its C baseline discards nothing
 #   and its CLI counterpart is ffprobe -count_packets over all streams (ffprobe_v, the
 #   video stream only, is reported for information);
@@ -157,15 +159,15 @@ build_cmd() {
   case $id in
     ffio_count_mem)    CMD=("$EX/count_frames" "$in") ;;
     ffio_count_stream) CMD=("$EX/count_frames" --stream "$in") ;;
-    c_count)           CMD=("$BIN/count_frames_c" "$in") ;;
+    c_count)           CMD=("$BIN/count_frames_c" --map "$in") ;;
     c_count_stream)    CMD=("$BIN/count_frames_c" --stream "$in") ;;
     ffprobe_v)         CMD=(ffprobe -v error -count_packets -select_streams v:0
                             -show_entries stream=nb_read_packets -of csv=p=0 "$in") ;;
     ffprobe_all)       CMD=(ffprobe -v error -count_packets
                             -show_entries stream=nb_read_packets -of csv=p=0 "$in") ;;
-    ffio_extract_mem)  CMD=("$EX/extract_h264" "$in" "$out") ;;
-    ffio_extract_stream) CMD=("$EX/extract_h264" --stream "$in" "$out") ;;
-    ffio_extract_flush) CMD=("$EX/extract_h264" --stream --flush-packets "$in" "$out") ;;
+    ffio_extract_mem)  CMD=("$EX/extract_h264" --memory "$in" "$out") ;;
+    ffio_extract_stream) CMD=("$EX/extract_h264" "$in" "$out") ;;
+    ffio_extract_flush) CMD=("$EX/extract_h264" --flush-packets "$in" "$out") ;;
     c_extract_discard) CMD=("$BIN/extract_h264_c" --discard "$in" "$out") ;;
     c_extract_stream_discard) CMD=("$BIN/extract_h264_c" --stream --discard "$in" "$out") ;;
     ffmpeg_cli)        CMD=(ffmpeg -nostdin -v error -y -i "$in" -map 0:v:0 -c copy -f h264 "$out") ;;
@@ -382,8 +384,8 @@ if [ "$SWEEP" = 1 ]; then
       for opt in "--buffer-size 4096" "--buffer-size 65536" "" "--buffer-size 1048576" "--flush-packets"; do
         rm -f "$TMPD/sweep.h264"
         # shellcheck disable=SC2206 # opt is split on purpose
-        CMD=("$EX/extract_h264" --stream $opt "$in" "$TMPD/sweep.h264")
-        run_timed "$RAW/sweep.tsv" "$name	extract_h264 --stream ${opt:-(defaults)}	$r"
+        CMD=("$EX/extract_h264" $opt "$in" "$TMPD/sweep.h264")
+        run_timed "$RAW/sweep.tsv" "$name	extract_h264 ${opt:-(defaults)}	$r"
       done
     done
   done

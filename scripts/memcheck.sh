@@ -77,7 +77,7 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   run_vg count_frames-sample 0 "$ex/count_frames"
-  run_vg count_frames-memory 0 "$ex/count_frames" "$data/h264_aac.ts"
+  run_vg count_frames-mapped 0 "$ex/count_frames" "$data/h264_aac.ts"
   run_vg count_frames-stream 0 "$ex/count_frames" --stream "$data/h264_moov_end.mp4"
   run_vg count_frames-pipe 0 "$ex/count_frames" - <"$data/h264_aac.mkv"
   # Error paths must not leak either.
@@ -87,6 +87,7 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg count_frames-pipe-needs-seek 1 "$ex/count_frames" - <"$data/h264_aac.mp4"
   VG_DIR=$tmp run_vg extract_h264-sample 0 "$ex/extract_h264"
   run_vg extract_h264-file 0 "$ex/extract_h264" "$data/h264_aac.mkv" "$tmp/out.h264"
+  run_vg extract_h264-memory 0 "$ex/extract_h264" --memory "$data/h264_moov_end.mp4" "$tmp/out.h264"
   run_vg extract_h264-flush 0 "$ex/extract_h264" --flush-packets "$data/h264_aac.ts" -
   run_vg extract_h264-hevc 1 "$ex/extract_h264" "$data/hevc.mp4" "$tmp/x.h264"
   run_vg async_upload-shutdown 0 "$ex/async_upload" --stop-on-stdin-eof </dev/null

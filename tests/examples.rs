@@ -153,7 +153,8 @@ fn count_frames_matches_ffprobe_from_memory_and_from_a_file() {
     for name in video_fixtures() {
         let path = fixture(name);
         let p = path.to_str().unwrap();
-        assert_count_output(&run("count_frames", &[p], None, None), &path, "memory");
+        // FILE is mapped into memory; --stream reads it through File.
+        assert_count_output(&run("count_frames", &[p], None, None), &path, "mapped");
         assert_count_output(
             &run("count_frames", &["--stream", p], None, None),
             &path,
@@ -207,6 +208,14 @@ fn count_frames_rejects_bad_input_with_one_line() {
         cases.push((format!("--stream {name}"), vec!["--stream".into(), p]));
     }
     cases.push(("missing".into(), vec![missing.to_str().unwrap().into()]));
+    let dir = fixture("empty.bin")
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    cases.push(("a directory".into(), vec![dir.clone()]));
+    cases.push(("--stream a directory".into(), vec!["--stream".into(), dir]));
     cases.push((
         "zero buffer".into(),
         vec!["--buffer-size".into(), "0".into()],
@@ -283,10 +292,13 @@ fn extract_h264_is_byte_identical_to_the_ffmpeg_cli() {
             "{summary}"
         );
 
-        // To standard output, with small buffers, per-packet flushing, streaming the input.
+        // To standard output, with small buffers, per-packet flushing, the input loaded
+        // into memory, and with `--stream` (the default's old name, still accepted).
         for extra in [
             &["--buffer-size", "4096"][..],
             &["--flush-packets"][..],
+            &["--memory"][..],
+            &["--memory", "--buffer-size", "4096"][..],
             &["--stream"][..],
         ] {
             let mut args: Vec<&str> = extra.to_vec();
@@ -324,14 +336,16 @@ fn extract_h264_rejects_input_without_h264_video() {
         "truncated_half.mp4",
     ] {
         let output = dir.join(format!("{name}.h264"));
-        let args = [
-            fixture(name).to_str().unwrap().to_owned(),
-            output.to_str().unwrap().to_owned(),
-        ];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let err = assert_one_line_error(&run("extract_h264", &args, None, None), name);
-        assert!(err.starts_with("extract_h264: "), "{err}");
-        assert!(!output.exists(), "{name}: left a partial output behind");
+        let (input, out) = (fixture(name), output.to_str().unwrap().to_owned());
+        // Read through File (the default) and loaded into memory.
+        for mode in [&[][..], &["--memory"][..]] {
+            let mut args = mode.to_vec();
+            args.extend([input.to_str().unwrap(), &out]);
+            let what = format!("{name} {mode:?}");
+            let err = assert_one_line_error(&run("extract_h264", &args, None, None), &what);
+            assert!(err.starts_with("extract_h264: "), "{what}: {err}");
+            assert!(!output.exists(), "{what}: left a partial output behind");
+        }
     }
     let err = assert_one_line_error(
         &run(

@@ -1,7 +1,9 @@
 /*
- * Shared helpers for the C baselines of ffio's examples: load a whole file into a
- * malloc'd buffer (what the Rust examples do with std::fs::read) and serve it to
- * libavformat through read and seek callbacks (what ffio's Cursor<&[u8]> reader does).
+ * Shared helpers for the C baselines of ffio's examples: map a whole file into memory
+ * with av_file_map (what `count_frames FILE` does) or load it into a malloc'd buffer
+ * (what `extract_h264 --memory` does with std::fs::read), and serve it to libavformat
+ * through read and seek callbacks (what ffio's Cursor<&[u8]> reader does); or read the
+ * file through its descriptor (what the examples do with std::fs::File).
  *
  * Written for the benchmarks only: same buffer sizes, same FFmpeg calls, no extras, so
  * that ffio-vs-C measures the cost of the Rust wrapper and nothing else.
@@ -20,6 +22,7 @@
 
 #include <libavformat/avformat.h>
 #include <libavutil/error.h>
+#include <libavutil/file.h>
 
 /* ffio::DEFAULT_READ_BUFFER_SIZE and ffio::DEFAULT_WRITE_BUFFER_SIZE. */
 #define READ_BUFFER_SIZE (64 * 1024)
@@ -36,6 +39,7 @@ struct mem_input {
     const uint8_t *data;
     int64_t size;
     int64_t pos; /* may lie past the end, like a Cursor's */
+    int mapped;  /* data comes from av_file_map, not malloc */
 };
 
 /* Reads the whole file at `path` with read(2) into a malloc'd buffer. Exits on error. */
@@ -74,6 +78,24 @@ static void load_file(const char *path, struct mem_input *in)
     in->data = data;
     in->size = (int64_t)got;
     in->pos = 0;
+    in->mapped = 0;
+}
+
+/* Maps the whole file at `path` with av_file_map (mmap, read-only), as the original C
+ * program and ffio's `count_frames FILE` do. Exits on error. */
+static void map_file(const char *path, struct mem_input *in)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int ret = av_file_map(path, &data, &size, 0, NULL);
+    if (ret < 0) {
+        fprintf(stderr, "%s: %s\n", path, strerror(-ret));
+        exit(1);
+    }
+    in->data = data;
+    in->size = (int64_t)size;
+    in->pos = 0;
+    in->mapped = 1;
 }
 
 /* read_packet: copy from memory; end of data is AVERROR_EOF, never 0. */
@@ -146,21 +168,29 @@ static int64_t fd_seek(void *opaque, int64_t offset, int whence)
     return pos < 0 ? AVERROR(errno) : (int64_t)pos;
 }
 
-/* Where the input comes from: the whole file in memory (the default, what the examples do
- * with std::fs::read) or read through the file descriptor (--stream). */
+/* Where the input comes from: the whole file loaded into memory (the default, what
+ * `extract_h264 --memory` does with std::fs::read), mapped into memory (--map, what
+ * `count_frames FILE` does) or read through the file descriptor (--stream, what the
+ * examples do with std::fs::File). */
+enum source_mode { SOURCE_LOAD, SOURCE_MAP, SOURCE_STREAM };
+
 struct input {
     struct mem_input mem;
     struct fd_input file;
 };
 
-static void open_source(const char *path, int stream, struct input *in)
+static void open_source(const char *path, int mode, struct input *in)
 {
-    if (!stream) {
-        load_file(path, &in->mem);
+    if (mode != SOURCE_STREAM) {
+        if (mode == SOURCE_MAP)
+            map_file(path, &in->mem);
+        else
+            load_file(path, &in->mem);
         in->file.fd = -1;
         return;
     }
     in->mem.data = NULL;
+    in->mem.mapped = 0;
     in->file.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (in->file.fd < 0) {
         fprintf(stderr, "%s: %s\n", path, strerror(errno));
@@ -211,18 +241,24 @@ static void close_input(AVFormatContext *fmt, AVIOContext *pb, struct input *in)
     avio_context_free(&pb);
     if (in->file.fd >= 0)
         close(in->file.fd);
-    free((void *)in->mem.data);
+    if (in->mem.mapped)
+        av_file_unmap((uint8_t *)in->mem.data, (size_t)in->mem.size);
+    else
+        free((void *)in->mem.data);
 }
 
-/* Parses `[--stream] [--discard] ARGS...`; returns the index of the first positional
- * argument. */
-static int parse_flags(int argc, char **argv, int *stream, int *discard)
+/* Parses `[--stream | --map] [--discard] ARGS...`; returns the index of the first
+ * positional argument. */
+static int parse_flags(int argc, char **argv, int *mode, int *discard)
 {
     int i = 1;
-    *stream = *discard = 0;
+    *mode = SOURCE_LOAD;
+    *discard = 0;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--stream") == 0)
-            *stream = 1;
+            *mode = SOURCE_STREAM;
+        else if (strcmp(argv[i], "--map") == 0)
+            *mode = SOURCE_MAP;
         else if (strcmp(argv[i], "--discard") == 0)
             *discard = 1;
         else {

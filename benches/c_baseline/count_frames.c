@@ -1,9 +1,11 @@
 /*
- * C baseline for `count_frames FILE`: load FILE into memory, demux it through read and
- * seek callbacks (64 KiB AVIO buffer), count the packets of every stream reusing one
- * AVPacket, print `There are N frames in total.` for the first video stream.
+ * C baseline for `count_frames FILE`: map FILE into memory (--map) or load it, demux it
+ * through read and seek callbacks (64 KiB AVIO buffer), count the packets of every stream
+ * reusing one AVPacket, print `There are N frames in total.` for the first video stream.
  *
- * usage: count_frames_c [--stream] [--discard] FILE
+ * usage: count_frames_c [--stream | --map] [--discard] FILE
+ *   --map      map FILE with av_file_map instead of loading it with read(2): the C
+ *              counterpart of `count_frames FILE` (and what the original C program did)
  *   --stream   read FILE through read(2)/lseek(2) callbacks instead of loading it
  *              (the C counterpart of `count_frames --stream`)
  *   --discard  skip every stream but the first video stream (AVDISCARD_ALL), as
@@ -14,16 +16,16 @@
 
 int main(int argc, char **argv)
 {
-    int stream, discard;
-    int first = parse_flags(argc, argv, &stream, &discard);
+    int mode, discard;
+    int first = parse_flags(argc, argv, &mode, &discard);
     if (argc - first != 1) {
-        fprintf(stderr, "usage: %s [--stream] [--discard] FILE\n", argv[0]);
+        fprintf(stderr, "usage: %s [--stream | --map] [--discard] FILE\n", argv[0]);
         return 1;
     }
     av_log_set_level(AV_LOG_QUIET); /* ffio's example does the same */
 
     struct input in;
-    open_source(argv[first], stream, &in);
+    open_source(argv[first], mode, &in);
     AVIOContext *pb;
     AVFormatContext *fmt = open_input(&in, &pb);
 

@@ -5,8 +5,10 @@
  * 256 KiB AVIO buffer, pb->min_packet_size = 256 KiB (full-buffer batches, as ffio does
  * unless flush_packets is asked for), write(2) looped until everything is written.
  *
- * usage: extract_h264_c [--stream] [--discard] INPUT OUTPUT
- *   --stream   read INPUT through read(2)/lseek(2) callbacks instead of loading it
+ * usage: extract_h264_c [--stream | --map] [--discard] INPUT OUTPUT
+ *   --stream   read INPUT through read(2)/lseek(2) callbacks instead of loading it (the
+ *              C counterpart of `extract_h264 INPUT OUTPUT`; without it, of `--memory`)
+ *   --map      map INPUT with av_file_map instead of loading it
  *   --discard  skip every other stream in the demuxer (AVDISCARD_ALL), as the ffmpeg
  *              CLI does for streams that -map does not select and ffio's extract_h264
  *              does with Demuxer::keep_streams (scripts/bench.sh always passes it)
@@ -33,17 +35,17 @@ static int fd_write(void *opaque, WRITE_BUF buf, int size)
 
 int main(int argc, char **argv)
 {
-    int stream, discard;
-    int first = parse_flags(argc, argv, &stream, &discard);
+    int mode, discard;
+    int first = parse_flags(argc, argv, &mode, &discard);
     if (argc - first != 2) {
-        fprintf(stderr, "usage: %s [--stream] [--discard] INPUT OUTPUT\n", argv[0]);
+        fprintf(stderr, "usage: %s [--stream | --map] [--discard] INPUT OUTPUT\n", argv[0]);
         return 1;
     }
     const char *input = argv[first], *output = argv[first + 1];
     av_log_set_level(AV_LOG_QUIET);
 
     struct input in;
-    open_source(input, stream, &in);
+    open_source(input, mode, &in);
     AVIOContext *ipb;
     AVFormatContext *ifmt = open_input(&in, &ipb);
 
