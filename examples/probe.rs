@@ -6,6 +6,8 @@
 //! probe FILE           # FILE mapped into memory (av_file_map), demuxed from there
 //! probe -              # standard input (not seekable: no size, and MP4s need faststart)
 //! probe --count FILE   # also read every packet: nb_read_packets per stream
+//! probe --strict FILE  # read every packet; a truncated or corrupt input is an error
+//! probe --timeout 5 -  # give up after 5 seconds (a slow or stalled upload)
 //! ```
 //!
 //! The fields, their names and their value formats are ffprobe's (`"duration":
@@ -27,7 +29,7 @@ use ffio::{CustomIo, Demuxer, DemuxerOptions, MediaType, Packet, Stream};
 #[path = "common/mapped.rs"]
 mod mapped;
 
-const USAGE: &str = "usage: probe [--count] FILE|-";
+const USAGE: &str = "usage: probe [--strict] [--timeout SECONDS] [--count] FILE|-";
 
 /// Where the input comes from.
 enum Input {
@@ -43,15 +45,33 @@ struct Args {
     input: Input,
     /// `--count`: read every packet and print `nb_read_packets`.
     count: bool,
+    /// `--strict`: read every packet; a cut or damaged input fails (`Error::Truncated`).
+    strict: bool,
+    /// `--timeout SECONDS`: a deadline for the whole run.
+    timeout: Option<std::time::Duration>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut count = false;
+    let mut strict = false;
+    let mut timeout = None;
     let mut input = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--count" => count = true,
+            "--strict" => strict = true,
+            "--timeout" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| format!("--timeout needs a number of seconds; {USAGE}"))?;
+                let secs: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                    .ok_or_else(|| format!("--timeout: {value:?} is not a positive number"))?;
+                timeout = Some(std::time::Duration::from_secs_f64(secs));
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             "--" => {
                 let path = args
@@ -65,7 +85,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
         }
     }
     let input = input.ok_or_else(|| USAGE.to_owned())?;
-    Ok(Args { input, count })
+    Ok(Args {
+        input,
+        count,
+        strict,
+        timeout,
+    })
 }
 
 fn set_input(slot: &mut Option<Input>, input: Input) -> Result<(), String> {
@@ -87,7 +112,10 @@ fn run() -> Result<(), String> {
             probe(demuxer, path, &args)?
         }
         Input::Stdin => {
-            let io = CustomIo::reader(std::io::stdin().lock()).map_err(error)?;
+            let stdin = DeadlineStdin {
+                deadline: args.timeout.map(|t| std::time::Instant::now() + t),
+            };
+            let io = CustomIo::reader(stdin).map_err(error)?;
             let demuxer = options(&args).open(io).map_err(error)?;
             probe(demuxer, "pipe:0", &args)?
         }
@@ -97,20 +125,58 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// Standard input that gives up at the deadline even while no byte arrives: the
+/// demuxer's deadline is checked between reads, and a read blocked on a silent pipe
+/// would never return, so each read first waits (`poll`) only until the deadline.
+struct DeadlineStdin {
+    deadline: Option<std::time::Instant>,
+}
+
+impl std::io::Read for DeadlineStdin {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut fd = libc::pollfd {
+                fd: libc::STDIN_FILENO,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let ready = unsafe { libc::poll(&mut fd, 1, ms) };
+            if ready < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if ready == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no data from standard input before the deadline",
+                ));
+            }
+        }
+        std::io::stdin().lock().read(buf)
+    }
+}
+
 /// How ffprobe opens its input: like ffmpeg, it asks the MPEG-TS demuxer to wait for
 /// every program's PMT (`scan_all_pmts`), which changes what stream discovery sees.
 /// Without `--count` only the description is needed, which ffprobe prints even for an
 /// MP4 on a pipe whose packets it could not read.
 fn options(args: &Args) -> DemuxerOptions {
-    DemuxerOptions::new()
+    let options = DemuxerOptions::new()
         .option_for("mpegts", "scan_all_pmts", "1")
-        .headers_only(!args.count)
+        .headers_only(!args.count && !args.strict)
+        .strict(args.strict);
+    match args.timeout {
+        Some(timeout) => options.timeout(timeout),
+        None => options,
+    }
 }
 
 /// The JSON document for an open input. `filename` is printed as given.
 fn probe<R>(mut demuxer: Demuxer<R>, filename: &str, args: &Args) -> Result<String, String> {
     let mut packets = Vec::new();
-    if args.count {
+    if args.count || args.strict {
         packets = vec![0u64; demuxer.stream_count()];
         let mut packet = Packet::new();
         while demuxer
