@@ -21,6 +21,8 @@ fn main() {
     if ffmpeg_7 {
         println!("cargo:rustc-cfg=ffio_ffmpeg_7");
     }
+    // Set by scripts/bench-probe.sh only (RUSTFLAGS), to measure the log capture.
+    println!("cargo:rustc-check-cfg=cfg(ffio_no_capture)");
     println!("cargo:rustc-check-cfg=cfg(ffio_ffmpeg_6_1)");
     println!("cargo:rerun-if-env-changed=DEP_FFMPEG_FFMPEG_6_1");
     if std::env::var("DEP_FFMPEG_FFMPEG_6_1").is_ok_and(|v| v == "true") {

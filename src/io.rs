@@ -721,12 +721,17 @@ impl<S> CustomIo<S> {
     /// for FFmpeg calls whose outcome is then checked with [`after_call`](Self::after_call).
     #[inline]
     pub(crate) fn captured(&mut self, f: impl FnOnce() -> c_int) -> c_int {
-        self.capture.clear();
-        let capture: *mut Capture = &mut *self.capture;
-        // SAFETY: the capture is boxed (a fixed address) and owned by `self`, which `&mut`
-        // keeps from being touched or dropped until the scope ends right after `f`, on
-        // this thread.
-        let _scope = unsafe { capture::enter(capture) };
+        // `--cfg ffio_no_capture` exists only for scripts/bench-probe.sh, to measure what
+        // the capture costs per call.
+        #[cfg(not(ffio_no_capture))]
+        let _scope = {
+            self.capture.clear();
+            let capture: *mut Capture = &mut *self.capture;
+            // SAFETY: the capture is boxed (a fixed address) and owned by `self`, which
+            // `&mut` keeps from being touched or dropped until the scope ends right after
+            // `f`, on this thread.
+            unsafe { capture::enter(capture) }
+        };
         let ret = f();
         if let Some(deliver) = self.deliver {
             let ctx = self.ctx.as_ptr();
