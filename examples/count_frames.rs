@@ -21,8 +21,10 @@
 use std::io::{Read, Seek};
 use std::process::ExitCode;
 
-use ffio::{CustomIo, CustomIoBuilder, Demuxer, MediaType, Packet};
+use ffio::{CustomIo, CustomIoBuilder, Demuxer, MediaType};
 
+#[path = "common/count.rs"]
+mod count;
 #[path = "common/mapped.rs"]
 mod mapped;
 use mapped::MappedFile;
@@ -117,19 +119,7 @@ fn run() -> Result<(), String> {
 }
 
 fn count<R>(mut demuxer: Demuxer<R>) -> Result<(), String> {
-    let mut packets = vec![0u64; demuxer.stream_count()];
-    let mut packet = Packet::new();
-    while demuxer
-        .read_packet_into(&mut packet)
-        .map_err(|e| e.chain())?
-    {
-        let index = packet.stream_index();
-        if index >= packets.len() {
-            // A stream that appeared while reading (MPEG-TS can do that).
-            packets.resize(index + 1, 0);
-        }
-        packets[index] += 1;
-    }
+    let packets = count::count_packets(&mut demuxer)?;
     // Everything is checked before anything is printed: on error, stdout stays empty.
     let mut lines = Vec::new();
     let mut first_video = None;

@@ -24,8 +24,10 @@ use std::process::ExitCode;
 
 use std::io::Cursor;
 
-use ffio::{CustomIo, Demuxer, DemuxerOptions, MediaType, Packet, Stream};
+use ffio::{CustomIo, Demuxer, DemuxerOptions, MediaType, Stream};
 
+#[path = "common/count.rs"]
+mod count;
 #[path = "common/mapped.rs"]
 mod mapped;
 
@@ -177,19 +179,7 @@ fn options(args: &Args) -> DemuxerOptions {
 fn probe<R>(mut demuxer: Demuxer<R>, filename: &str, args: &Args) -> Result<String, String> {
     let mut packets = Vec::new();
     if args.count || args.strict {
-        packets = vec![0u64; demuxer.stream_count()];
-        let mut packet = Packet::new();
-        while demuxer
-            .read_packet_into(&mut packet)
-            .map_err(|e| e.chain())?
-        {
-            let index = packet.stream_index();
-            if index >= packets.len() {
-                // A stream that appeared while reading (MPEG-TS can do that).
-                packets.resize(index + 1, 0);
-            }
-            packets[index] += 1;
-        }
+        packets = count::count_packets(&mut demuxer)?;
     }
     let streams = demuxer
         .streams()
