@@ -47,6 +47,7 @@ mod io;
 mod limits;
 mod log;
 mod mux;
+mod opener;
 mod packet;
 mod stream;
 
@@ -60,6 +61,7 @@ pub use io::{
 pub use limits::set_max_alloc;
 pub use log::{set_log_level, LogLevel};
 pub use mux::{CodecParameters, FinishError, Muxer};
+pub use opener::{OpenMode, Opened, Opener, ReadSeek, WriteSeek};
 pub use packet::Packet;
 pub use stream::{MediaType, Rational, Stream};
 
