@@ -278,13 +278,16 @@ impl<W: Write> Muxer<W> {
         let attach_pb = !self.raw().pb.is_null();
         // SAFETY: `fmt` is our valid, idle output context; the owner is stored in `self`,
         // whose field order drops it after `fmt` and before `io`, and it is never replaced.
-        let core = unsafe { CoreOwner::attach(self.fmt.0.as_ptr(), config, &mut self.io, attach_pb) };
+        let core =
+            unsafe { CoreOwner::attach(self.fmt.0.as_ptr(), config, &mut self.io, attach_pb) };
         self.opener = Some(core);
     }
 
     /// How many files opened through the opener FFmpeg has not closed yet.
     pub fn open_files(&self) -> usize {
-        self.opener.as_ref().map_or(0, |core| core.get().open_count())
+        self.opener
+            .as_ref()
+            .map_or(0, |core| core.get().open_count())
     }
 
     fn with_format(

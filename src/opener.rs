@@ -200,7 +200,10 @@ pub(crate) enum ChildStream {
 }
 
 fn wrong_direction() -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, "wrong direction for this stream")
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "wrong direction for this stream",
+    )
 }
 
 impl Read for ChildStream {
@@ -297,7 +300,12 @@ impl Core {
     }
 
     /// `io_open`'s work: a registered context for `url`, or an AVERROR.
-    fn open(&mut self, url: &CStr, flags: c_int, delete: bool) -> Result<*mut ffi::AVIOContext, c_int> {
+    fn open(
+        &mut self,
+        url: &CStr,
+        flags: c_int,
+        delete: bool,
+    ) -> Result<*mut ffi::AVIOContext, c_int> {
         if self.poisoned {
             return Err(ffi::AVERROR_EXTERNAL);
         }

@@ -16,7 +16,9 @@ use ffio::{Error, Muxer, OpenMode, Opened};
 
 /// A fresh, empty directory under the target directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("opener").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("opener")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -106,7 +108,12 @@ fn faststart_into_a_cursor_matches_the_cli() {
     quiet();
     // MP4 inputs: from Matroska the CLI rewrites the audio timestamps (its own audio
     // timestamp smoothing of the 1 ms input), which has nothing to do with faststart.
-    for input in ["h264_aac.mp4", "h264_moov_end.mp4", "audio_only.m4a", "hevc.mp4"] {
+    for input in [
+        "h264_aac.mp4",
+        "h264_moov_end.mp4",
+        "audio_only.m4a",
+        "hevc.mp4",
+    ] {
         let dir = scratch(&format!("faststart_cursor_{input}"));
         let (cli, expected) = cli_faststart(&dir, input);
         assert_eq!(top_boxes(&cli)[..2], ["ftyp", "moov"]);
@@ -134,7 +141,12 @@ fn faststart_into_a_file_matches_the_cli() {
         .open(&path)
         .unwrap();
     let muxer = Muxer::to_seekable_stream(file, "mp4").unwrap();
-    remux(&fixture_bytes("h264_aac.mp4"), muxer, &[("movflags", "faststart")]).unwrap();
+    remux(
+        &fixture_bytes("h264_aac.mp4"),
+        muxer,
+        &[("movflags", "faststart")],
+    )
+    .unwrap();
     assert_faststart("file", &std::fs::read(&path).unwrap(), &path, &expected);
 }
 
@@ -143,12 +155,563 @@ fn faststart_into_a_plain_writer_is_refused_naming_the_remedy() {
     quiet();
     // A plain writer cannot hold a plain MP4 at all: the error says what faststart needs.
     let muxer = Muxer::to_writer(Vec::new(), "mp4").unwrap();
-    let err = remux(&fixture_bytes("h264_aac.mp4"), muxer, &[("movflags", "+faststart")])
-        .unwrap_err();
+    let err = remux(
+        &fixture_bytes("h264_aac.mp4"),
+        muxer,
+        &[("movflags", "+faststart")],
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::NotSeekable { .. }), "{err:?}");
     assert!(err.to_string().contains("to_seekable_stream"), "{err}");
     // A seekable writer that cannot be read back is refused the same way.
     let muxer = Muxer::to_seekable_writer(Cursor::new(Vec::new()), "mp4").unwrap();
-    let err = remux(&fixture_bytes("h264_aac.mp4"), muxer, &[("movflags", "128")]).unwrap_err();
+    let err = remux(
+        &fixture_bytes("h264_aac.mp4"),
+        muxer,
+        &[("movflags", "128")],
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("to_seekable_stream"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// An in-memory file store behind an opener
+// ---------------------------------------------------------------------------------------
+
+/// Files in memory, filled and read through [`ffio::Opener`]; `log` records every request.
+#[derive(Clone, Default)]
+struct MemFs {
+    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// A file being written: stored under its name when FFmpeg closes it (drop).
+struct MemFile {
+    name: String,
+    data: Cursor<Vec<u8>>,
+    fs: MemFs,
+}
+
+impl Write for MemFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.data.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for MemFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.data.seek(pos)
+    }
+}
+
+impl Drop for MemFile {
+    fn drop(&mut self) {
+        let data = std::mem::take(self.data.get_mut());
+        self.fs
+            .files
+            .lock()
+            .unwrap()
+            .insert(std::mem::take(&mut self.name), data);
+    }
+}
+
+impl ffio::Opener for MemFs {
+    fn open(&mut self, name: &str, mode: OpenMode) -> io::Result<Opened> {
+        self.log.lock().unwrap().push(format!("{mode:?} {name}"));
+        match mode {
+            OpenMode::Write => Ok(Opened::seekable_writer(MemFile {
+                name: name.to_owned(),
+                data: Cursor::new(Vec::new()),
+                fs: self.clone(),
+            })),
+            _ => match self.files.lock().unwrap().get(name) {
+                Some(data) => Ok(Opened::seekable_reader(Cursor::new(data.clone()))),
+                None => Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no {name}"),
+                )),
+            },
+        }
+    }
+
+    fn delete(&mut self, name: &str) -> io::Result<()> {
+        self.log.lock().unwrap().push(format!("Delete {name}"));
+        self.files.lock().unwrap().remove(name);
+        Ok(())
+    }
+}
+
+impl MemFs {
+    fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        self.files.lock().unwrap().clone()
+    }
+
+    /// Writes every file into `dir`.
+    fn write_to(&self, dir: &Path) {
+        for (name, data) in self.snapshot() {
+            let path = dir.join(&name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, data).unwrap();
+        }
+    }
+}
+
+/// A 7-second H.264 + AAC MP4 with a keyframe every second, made once per test run.
+fn long_source() -> PathBuf {
+    static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        let dir = scratch("source");
+        ffmpeg(
+            &dir,
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=160x120:rate=25",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=44100",
+                "-t",
+                "7",
+                "-c:v",
+                "libx264",
+                "-g",
+                "25",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "64k",
+                "source.mp4",
+            ],
+        );
+        dir.join("source.mp4")
+    })
+    .clone()
+}
+
+/// Remuxes `input` (all streams) into `format` through `fs`, as the CLI's
+/// `ffmpeg -i input -map 0 -c copy -f format [options] name` would.
+fn remux_to_fs(
+    input: &Path,
+    fs: &MemFs,
+    format: &str,
+    name: &str,
+    options: &[(&str, &str)],
+) -> ffio::Result<()> {
+    let muxer = Muxer::to_opener(fs.clone(), format, name)?;
+    remux(&std::fs::read(input).unwrap(), muxer, options).map(drop)
+}
+
+/// The CLI's `ffmpeg -i input -map 0 -c copy -f format [options] name`, run in `dir`.
+fn cli_to_dir(dir: &Path, input: &Path, format: &str, name: &str, options: &[(&str, &str)]) {
+    let mut args: Vec<String> = ["-i", input.to_str().unwrap(), "-map", "0", "-c", "copy"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["-f".into(), format.into()]);
+    for (k, v) in options {
+        args.extend([format!("-{k}"), (*v).to_owned()]);
+    }
+    args.push(name.into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ffmpeg(dir, &args);
+}
+
+/// Total packets of `path` according to ffprobe.
+fn ffprobe_total(path: &Path) -> u64 {
+    ffprobe_counts(path).iter().map(|(_, _, n)| n).sum()
+}
+
+// ---------------------------------------------------------------------------------------
+// HLS
+// ---------------------------------------------------------------------------------------
+
+fn check_hls_vod(test: &str, options: &[(&str, &str)]) {
+    quiet();
+    let source = long_source();
+    let cli = scratch(&format!("{test}_cli"));
+    cli_to_dir(&cli, &source, "hls", "out.m3u8", options);
+    let fs = MemFs::default();
+    // The one option the CLI sets by itself: `-muxdelay 0.7` (AVFormatContext.max_delay),
+    // which hls hands to its mpegts segments (they start at 1.4 s then).
+    let ours_options = [options, &[("max_delay", "700000")]].concat();
+    remux_to_fs(&source, &fs, "hls", "out.m3u8", &ours_options).unwrap();
+    let ours = fs.snapshot();
+    let theirs = files_in(&cli);
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>(),
+        "{test}: file names"
+    );
+    assert!(
+        ours.len() > 3,
+        "{test}: several segments: {:?}",
+        ours.keys()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ours["out.m3u8"]),
+        String::from_utf8_lossy(&theirs["out.m3u8"]),
+        "{test}: playlist"
+    );
+    let dir = scratch(&format!("{test}_ffio"));
+    fs.write_to(&dir);
+    for name in ours.keys().filter(|n| n.ends_with(".ts")) {
+        assert_same_packets(
+            name,
+            &ffprobe_packets(&dir.join(name)),
+            &ffprobe_packets(&cli.join(name)),
+        );
+    }
+    if let Some(init) = ours.get("init.mp4") {
+        assert_eq!(
+            top_boxes(init)[..2],
+            ["ftyp", "moov"],
+            "{test}: init segment"
+        );
+    }
+    assert_eq!(
+        ffprobe_total(&dir.join("out.m3u8")),
+        ffprobe_total(&source),
+        "{test}: ffprobe reads every packet through our playlist"
+    );
+}
+
+#[test]
+fn hls_vod_mpegts_matches_the_cli() {
+    check_hls_vod(
+        "hls_vod_ts",
+        &[("hls_time", "2"), ("hls_playlist_type", "vod")],
+    );
+}
+
+#[test]
+fn hls_vod_fmp4_matches_the_cli() {
+    check_hls_vod(
+        "hls_vod_fmp4",
+        &[
+            ("hls_time", "2"),
+            ("hls_playlist_type", "vod"),
+            ("hls_segment_type", "fmp4"),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Faults: the opener and the streams it returned
+// ---------------------------------------------------------------------------------------
+
+/// What a [`FaultyFs`] does wrong.
+#[derive(Clone, Copy, Debug)]
+enum FsFault {
+    /// The opener fails on its `n`th open (0-based).
+    OpenFails(usize),
+    /// The opener panics on its `n`th open.
+    OpenPanics(usize),
+    /// Writes fail once this many bytes were written in all (every file counted).
+    WriteFails(u64),
+    /// Writes panic once this many bytes were written in all.
+    WritePanics(u64),
+}
+
+/// A [`MemFs`] with a fault.
+#[derive(Clone)]
+struct FaultyFs {
+    fs: MemFs,
+    fault: FsFault,
+    opens: usize,
+    written: Arc<Mutex<u64>>,
+}
+
+struct FaultyFile {
+    inner: MemFile,
+    fault: FsFault,
+    written: Arc<Mutex<u64>>,
+}
+
+impl Write for FaultyFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut written = self.written.lock().unwrap();
+        let room = match self.fault {
+            FsFault::WriteFails(at) | FsFault::WritePanics(at) => at.saturating_sub(*written),
+            _ => u64::MAX,
+        };
+        if room == 0 {
+            drop(written);
+            match self.fault {
+                FsFault::WritePanics(at) => panic!("segment writer panics at {at}"),
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        "segment store is full",
+                    ))
+                }
+            }
+        }
+        let n = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        *written += n as u64;
+        self.inner.write(&buf[..n])
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for FaultyFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+impl ffio::Opener for FaultyFs {
+    fn open(&mut self, name: &str, mode: OpenMode) -> io::Result<Opened> {
+        let n = self.opens;
+        self.opens += 1;
+        match self.fault {
+            FsFault::OpenFails(at) if at == n => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("no right to create {name}"),
+                ))
+            }
+            FsFault::OpenPanics(at) if at == n => panic!("opener panics on {name}"),
+            _ => {}
+        }
+        assert_eq!(mode, OpenMode::Write);
+        Ok(Opened::seekable_writer(FaultyFile {
+            inner: MemFile {
+                name: name.to_owned(),
+                data: Cursor::new(Vec::new()),
+                fs: self.fs.clone(),
+            },
+            fault: self.fault,
+            written: self.written.clone(),
+        }))
+    }
+}
+
+fn faulty_hls(fault: FsFault) -> std::thread::Result<ffio::Result<()>> {
+    let fs = FaultyFs {
+        fs: MemFs::default(),
+        fault,
+        opens: 0,
+        written: Arc::default(),
+    };
+    let input = std::fs::read(long_source()).unwrap();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let muxer = Muxer::to_opener(fs, "hls", "out.m3u8")?;
+        let opts = [("hls_time", "2"), ("hls_playlist_type", "vod")];
+        remux(&input, muxer, &opts).map(drop)
+    }))
+}
+
+fn total_hls_bytes() -> u64 {
+    let fs = MemFs::default();
+    let opts = [("hls_time", "2"), ("hls_playlist_type", "vod")];
+    remux_to_fs(&long_source(), &fs, "hls", "out.m3u8", &opts).unwrap();
+    fs.snapshot().values().map(|d| d.len() as u64).sum()
+}
+
+/// The offsets of the write faults: 20 points over the whole output, first and last byte
+/// included.
+fn fault_points() -> Vec<u64> {
+    let total = total_hls_bytes();
+    assert!(total > 100_000, "{total}");
+    let mut points: Vec<u64> = (0..20).map(|i| i * (total - 1) / 19).collect();
+    points.push(188);
+    points
+}
+
+#[test]
+fn the_openers_error_comes_back_as_io() {
+    quiet();
+    for n in [0, 1, 2, 4] {
+        let err = faulty_hls(FsFault::OpenFails(n)).unwrap().unwrap_err();
+        match &err {
+            Error::Io(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "open {n}: {err}");
+                assert!(e.to_string().starts_with("no right to create out"), "{e}");
+            }
+            other => panic!("open {n}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_openers_panic_is_resumed() {
+    quiet();
+    for n in [0, 1, 3] {
+        let payload = faulty_hls(FsFault::OpenPanics(n)).unwrap_err();
+        let text = payload.downcast_ref::<String>().expect("a String payload");
+        assert!(text.starts_with("opener panics on out"), "{text}");
+    }
+}
+
+#[test]
+fn a_failing_segment_writer_is_io_at_every_point() {
+    quiet();
+    let points = fault_points();
+    assert!(points.len() >= 16);
+    for at in points {
+        let err = faulty_hls(FsFault::WriteFails(at)).unwrap().unwrap_err();
+        match &err {
+            Error::Io(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::OutOfMemory, "at {at}: {err}");
+                assert_eq!(e.to_string(), "segment store is full");
+            }
+            other => panic!("fault at {at}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_panicking_segment_writer_is_resumed_at_every_point() {
+    quiet();
+    for at in fault_points() {
+        let payload = faulty_hls(FsFault::WritePanics(at)).unwrap_err();
+        let text = payload.downcast_ref::<String>().expect("a String payload");
+        assert_eq!(text, &format!("segment writer panics at {at}"));
+    }
+}
+
+#[test]
+fn without_an_opener_nothing_is_opened() {
+    quiet();
+    // hls input: refused at open, naming the remedy.
+    let playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n#EXT-X-ENDLIST\n";
+    let err = ffio::Demuxer::from_slice(playlist).unwrap_err();
+    assert!(matches!(err, Error::FormatRefused { .. }), "{err:?}");
+    assert!(err.to_string().contains("DemuxerOptions::opener"), "{err}");
+}
+
+/// A `Cursor<Vec<u8>>` whose reads (faststart's second pass) fail or panic.
+#[derive(Debug)]
+struct BadReadBack {
+    inner: Cursor<Vec<u8>>,
+    panic: bool,
+}
+
+impl Read for BadReadBack {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        if self.panic {
+            panic!("read back panics");
+        }
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "read back fails",
+        ))
+    }
+}
+
+impl Write for BadReadBack {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for BadReadBack {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+#[test]
+fn faststart_read_back_errors_and_panics_come_back() {
+    quiet();
+    let input = fixture_bytes("h264_aac.mp4");
+    let out = BadReadBack {
+        inner: Cursor::new(Vec::new()),
+        panic: false,
+    };
+    let muxer = Muxer::to_seekable_stream(out, "mp4").unwrap();
+    let err = remux(&input, muxer, &[("movflags", "+faststart")]).unwrap_err();
+    match &err {
+        Error::Io(e) => assert_eq!(e.to_string(), "read back fails"),
+        other => panic!("{other:?}"),
+    }
+    let out = BadReadBack {
+        inner: Cursor::new(Vec::new()),
+        panic: true,
+    };
+    let muxer = Muxer::to_seekable_stream(out, "mp4").unwrap();
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        remux(&input, muxer, &[("movflags", "+faststart")])
+    }))
+    .unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"read back panics"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Multi-file input: HLS through an opener
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn hls_input_through_an_opener_reads_every_packet() {
+    quiet();
+    let source = long_source();
+    let dir = scratch("hls_input");
+    cli_to_dir(
+        &dir,
+        &source,
+        "hls",
+        "in.m3u8",
+        &[("hls_time", "2"), ("hls_playlist_type", "vod")],
+    );
+    let fs = MemFs::default();
+    for (name, data) in files_in(&dir) {
+        fs.files.lock().unwrap().insert(name, data);
+    }
+    let playlist = fs.snapshot()["in.m3u8"].clone();
+    let demuxer = ffio::DemuxerOptions::new()
+        .opener(fs.clone())
+        .open(ffio::CustomIo::seekable_reader(Cursor::new(playlist)).unwrap())
+        .unwrap();
+    let demuxed = demux_all(Ok(demuxer)).unwrap();
+    assert_eq!(demuxed.counts(), ffprobe_counts(&dir.join("in.m3u8")));
+    // The names the opener saw are the playlist's, as they are.
+    let log = fs.log.lock().unwrap().clone();
+    assert!(log.contains(&"Read in0.ts".to_owned()), "{log:?}");
+}
+
+#[test]
+fn hostile_playlist_names_reach_the_opener_as_they_are() {
+    quiet();
+    // (FFmpeg's hls demuxer itself drops names without a media extension, such as
+    // `../../etc/passwd`, before asking: `allowed_extensions`.)
+    let names = [
+        "../../etc/passwd.ts",
+        "/etc/secret.ts",
+        "file:/etc/secret.ts",
+        "http://169.254.169.254/latest/meta-data.ts",
+    ];
+    for name in names {
+        let playlist =
+            format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{name}\n#EXT-X-ENDLIST\n");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let opener = move |name: &str, _: OpenMode| -> io::Result<Opened> {
+            log.lock().unwrap().push(name.to_owned());
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "not served",
+            ))
+        };
+        let result = ffio::DemuxerOptions::new()
+            .opener(opener)
+            .open(ffio::CustomIo::reader(Cursor::new(playlist.into_bytes())).unwrap());
+        let err = result.map(drop).unwrap_err();
+        assert!(matches!(err, Error::Io(_)), "{name}: {err:?}");
+        let seen = seen.lock().unwrap().clone();
+        println!("{name}: {seen:?}");
+        assert!(seen.iter().all(|s| s == name), "{name}: {seen:?}");
+        assert!(!seen.is_empty(), "{name}: the opener was asked");
+    }
 }
