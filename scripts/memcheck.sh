@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test binary and both examples under valgrind's memcheck and fails on any
+# Runs every test binary and the examples under valgrind's memcheck and fails on any
 # memory error or any definitely or indirectly lost byte.
 #
 #   scripts/memcheck.sh            # everything
@@ -85,6 +85,20 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg extract_h264-file 0 "$ex/extract_h264" "$data/h264_aac.mkv" "$tmp/out.h264"
   run_vg extract_h264-flush 0 "$ex/extract_h264" --flush-packets "$data/h264_aac.ts" -
   run_vg extract_h264-hevc 1 "$ex/extract_h264" "$data/hevc.mp4" "$tmp/x.h264"
+  # remux: faststart (the second pass reads the output back), HLS through the opener,
+  # standard output, and the error paths (bad input, refused option, escaping name).
+  run_vg remux-faststart 0 "$ex/remux" "$data/h264_moov_end.mp4" "$tmp/fast.mp4" \
+    --option movflags=+faststart
+  run_vg remux-hls 0 "$ex/remux" "$data/h264_aac.mp4" "$tmp/hls/index.m3u8" \
+    --option hls_time=1 --option hls_playlist_type=vod
+  run_vg remux-fmp4-hls 0 "$ex/remux" "$data/h264_aac.mp4" "$tmp/fmp4/index.m3u8" \
+    --option hls_time=1 --option hls_segment_type=fmp4
+  run_vg remux-stdout 0 "$ex/remux" --format mpegts "$data/h264_aac.mkv" -
+  run_vg remux-bad-input 1 "$ex/remux" "$data/random.bin" "$tmp/bad.mp4"
+  run_vg remux-faststart-plain-option 1 "$ex/remux" "$data/h264_aac.mp4" "$tmp/bad.mp4" \
+    --option movflags=nonsense
+  run_vg remux-escaping-name 1 "$ex/remux" "$data/h264_aac.mp4" "$tmp/x.m3u8" \
+    --option hls_segment_filename=../x%d.ts
 fi
 
 echo "memcheck: $ran runs, $failed failed"

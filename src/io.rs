@@ -565,9 +565,11 @@ impl<S> CustomIo<S> {
     pub fn into_inner(self) -> S {
         let mut this = ManuallyDrop::new(self);
         drop(this.failed.take());
-        // SAFETY: `this` is never used or dropped again after these two calls, so the
-        // context is freed exactly once and the state box reclaimed exactly once.
+        // SAFETY: `this` is never used or dropped again after these calls, so the capture
+        // is moved out (and dropped) once, the context freed exactly once and the state
+        // box reclaimed exactly once.
         unsafe {
+            drop(ptr::read(&this.capture));
             free_context(this.ctx);
             Box::from_raw(this.state.as_ptr()).stream
         }
@@ -692,8 +694,8 @@ impl<S> CustomIo<S> {
             if state.panic.is_none() {
                 state.panic = Some(payload);
             } else {
-                // Dropping a payload can panic; the first one is what is resumed.
-                std::mem::forget(payload);
+                // The first panic is what is resumed.
+                discard_payload(payload);
             }
         }
         if let Some(error) = reports.error {
@@ -936,8 +938,8 @@ impl Reports {
         if self.panic.is_none() {
             self.panic = other.panic;
         } else if let Some(payload) = other.panic {
-            // Dropping a payload can panic; the first one is what is resumed.
-            std::mem::forget(payload);
+            // The first panic is what is resumed.
+            discard_payload(payload);
         }
         if self.error.is_none() {
             self.error = other.error;
@@ -947,6 +949,14 @@ impl Reports {
     /// `true` if nothing was reported.
     pub(crate) fn is_empty(&self) -> bool {
         self.error.is_none() && self.panic.is_none()
+    }
+}
+
+/// Drops a panic payload that will not be resumed. Its `Drop` could panic in turn: that
+/// is caught, and only that second payload is leaked.
+pub(crate) fn discard_payload(payload: Box<dyn Any + Send + 'static>) {
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
     }
 }
 

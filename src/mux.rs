@@ -968,6 +968,41 @@ impl Muxer<std::io::Sink> {
     /// # }
     /// ```
     pub fn to_opener(opener: impl Opener + 'static, format: &str, name: &str) -> Result<Self> {
+        let oformat = find_output_format(format)?;
+        let io = CustomIo::writer(std::io::sink())?;
+        Self::with_format(io, oformat, Some((name, SharedOpener::new(opener))))
+    }
+
+    /// The short name of the output format FFmpeg associates with `file_name`'s extension
+    /// (`av_guess_format`): `"mp4"` for `out.mp4`, `"hls"` for `out.m3u8`.
+    pub fn format_for_file_name(file_name: &str) -> Result<String> {
+        let name = c_string(file_name, "file name")?;
+        // SAFETY: `name` is a valid C string; the result is null or a static description.
+        let oformat = unsafe { ffi::av_guess_format(ptr::null(), name.as_ptr(), ptr::null()) };
+        if oformat.is_null() {
+            return Err(Error::FormatNotFound {
+                kind: "output format for file name",
+                name: file_name.to_owned(),
+            });
+        }
+        // SAFETY: a static description with a static, NUL-terminated name.
+        let short = unsafe { CStr::from_ptr((*oformat).name) };
+        Ok(short.to_string_lossy().into_owned())
+    }
+
+    /// `true` if output format `format` writes files of its own (`AVFMT_NOFILE`: `hls`,
+    /// `dash`, `segment`, `image2`): make it with [`Muxer::to_opener`]. Other formats
+    /// write one stream ([`Muxer::to_writer`], [`Muxer::to_seekable_stream`], …).
+    pub fn writes_files_of_its_own(format: &str) -> Result<bool> {
+        let oformat = find_output_format(format)?;
+        // SAFETY: a valid static muxer description.
+        Ok(unsafe { (*oformat).flags } & ffi::AVFMT_NOFILE != 0)
+    }
+}
+
+/// The muxer named `format` (its short name).
+fn find_output_format(format: &str) -> Result<*const ffi::AVOutputFormat> {
+    {
         let c_format = c_string(format, "format name")?;
         // SAFETY: `c_format` is a valid C string; the result is null or a static description.
         let oformat = unsafe { ffi::av_guess_format(c_format.as_ptr(), ptr::null(), ptr::null()) };
@@ -977,8 +1012,7 @@ impl Muxer<std::io::Sink> {
                 name: format.to_owned(),
             });
         }
-        let io = CustomIo::writer(std::io::sink())?;
-        Self::with_format(io, oformat, Some((name, SharedOpener::new(opener))))
+        Ok(oformat)
     }
 }
 

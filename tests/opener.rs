@@ -715,3 +715,163 @@ fn hostile_playlist_names_reach_the_opener_as_they_are() {
         assert!(!seen.is_empty(), "{name}: the opener was asked");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// examples/remux
+// ---------------------------------------------------------------------------------------
+
+fn run_remux(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(example("remux"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn remux_faststart_matches_the_cli() {
+    quiet();
+    let dir = scratch("remux_faststart");
+    let (_, expected) = cli_faststart(&dir, "h264_moov_end.mp4");
+    let input = fixture("h264_moov_end.mp4");
+    let out = run_remux(
+        &[
+            input.to_str().unwrap(),
+            "out.mp4",
+            "--option",
+            "movflags=+faststart",
+        ],
+        &dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = dir.join("out.mp4");
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("./out.mp4 {}\n", data.len())
+    );
+    assert_faststart("remux", &data, &path, &expected);
+}
+
+#[test]
+fn remux_hls_writes_what_the_cli_writes() {
+    quiet();
+    let source = long_source();
+    let opts = [("hls_time", "2"), ("hls_playlist_type", "vod")];
+    let cli = scratch("remux_hls_cli");
+    cli_to_dir(&cli, &source, "hls", "index.m3u8", &opts);
+    let dir = scratch("remux_hls");
+    let out = run_remux(
+        &[
+            source.to_str().unwrap(),
+            "out/index.m3u8",
+            "--option",
+            "hls_time=2",
+            "--option",
+            "hls_playlist_type=vod",
+            "--option",
+            "max_delay=700000",
+        ],
+        &dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours = files_in(&dir.join("out"));
+    let theirs = files_in(&cli);
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(ours["index.m3u8"], theirs["index.m3u8"]);
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    for (name, data) in &ours {
+        assert!(
+            printed.contains(&format!("out/{name} {}\n", data.len())),
+            "{printed}"
+        );
+    }
+}
+
+#[test]
+fn remux_to_stdout() {
+    quiet();
+    let dir = scratch("remux_stdout");
+    let input = fixture("h264_aac.mp4");
+    let out = run_remux(&["--format", "mpegts", input.to_str().unwrap(), "-"], &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.len() % 188, 0);
+    assert!(!out.stdout.is_empty());
+    assert!(files_in(&dir).is_empty());
+}
+
+#[test]
+fn remux_errors_are_one_line_and_write_nothing() {
+    quiet();
+    let mp4 = fixture("h264_aac.mp4");
+    let mp4 = mp4.to_str().unwrap();
+    let random = fixture("random.bin");
+    let cases: &[(&str, &[&str])] = &[
+        ("bad input", &[random.to_str().unwrap(), "out.mp4"]),
+        ("missing input", &["no-such-file.mp4", "out.mp4"]),
+        (
+            "unknown option",
+            &[mp4, "out.mp4", "--option", "no_such_option=1"],
+        ),
+        (
+            "bad option value",
+            &[mp4, "out.mp4", "--option", "movflags=nonsense"],
+        ),
+        (
+            "unknown format",
+            &["--format", "no-such-format", mp4, "out.mp4"],
+        ),
+        ("no format for extension", &[mp4, "out.unknown-extension"]),
+        ("multi-file to stdout", &["--format", "hls", mp4, "-"]),
+        (
+            "name escaping the directory",
+            &[
+                mp4,
+                "out.m3u8",
+                "--option",
+                "hls_segment_filename=../x%d.ts",
+            ],
+        ),
+        (
+            "absolute segment name",
+            &[
+                mp4,
+                "out.m3u8",
+                "--option",
+                "hls_segment_filename=/tmp/x%d.ts",
+            ],
+        ),
+        ("usage", &[mp4]),
+        ("bad --option", &[mp4, "out.mp4", "--option", "novalue"]),
+    ];
+    for (what, args) in cases {
+        let dir = scratch("remux_errors");
+        let out = run_remux(args, &dir);
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        assert!(out.stdout.is_empty(), "{what}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr:?}");
+        assert!(stderr.starts_with("remux: "), "{what}: {stderr}");
+        assert!(
+            files_in(&dir).is_empty(),
+            "{what}: wrote {:?}",
+            files_in(&dir)
+        );
+    }
+}
