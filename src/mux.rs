@@ -199,6 +199,8 @@ pub struct Muxer<W: Write> {
     io: CustomIo<W>,
     /// The output can be read back: options that re-open it (faststart) are allowed.
     readable: bool,
+    /// For muxers writing files of their own: the scheme their names are given under.
+    file_scheme: Option<&'static str>,
     header_written: bool,
     /// The output streams' time bases, fixed once the header is written.
     time_bases: Vec<Rational>,
@@ -329,8 +331,21 @@ impl<W: Write> Muxer<W> {
                     .into(),
             });
         }
+        if nofile && !name.split(',').any(|n| FILE_MUXERS.contains(&n)) {
+            return Err(Error::FormatRefused {
+                format: name.into_owned(),
+                reason: "this muxer creates directories, renames or deletes files by itself; \
+                         ffio supports hls, dash, segment, stream_segment and image2"
+                    .into(),
+            });
+        }
+        let scheme = if name == "dash" {
+            DASH_SCHEME
+        } else {
+            FILE_SCHEME
+        };
         let url = match &files {
-            Some((name, _)) => Some(c_string(&format!("{FILE_SCHEME}{name}"), "file name")?),
+            Some((name, _)) => Some(c_string(&format!("{scheme}{name}"), "file name")?),
             None => None,
         };
         let mut raw = ptr::null_mut();
@@ -364,13 +379,15 @@ impl<W: Write> Muxer<W> {
             opener: None,
             io,
             readable: false,
+            file_scheme: None,
             header_written: false,
             time_bases: Vec::new(),
         };
         if let Some((_, opener)) = files {
+            muxer.file_scheme = Some(scheme);
             muxer.attach(CoreConfig {
                 opener: Some(opener),
-                prefix: Some(FILE_SCHEME),
+                prefix: Some(scheme),
                 ..CoreConfig::default()
             });
         }
@@ -475,6 +492,18 @@ impl<W: Write> Muxer<W> {
             ));
         }
         self.check_options(options)?;
+        let adapted = match self.file_scheme {
+            Some(scheme) => Some(self.file_options(options, scheme)?),
+            None => None,
+        };
+        let adapted_refs: Vec<(&str, &str)>;
+        let options = match &adapted {
+            Some(list) => {
+                adapted_refs = list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                &adapted_refs[..]
+            }
+            None => options,
+        };
         let result = self.init_and_write_header(options);
         match &result {
             Ok(()) => self.header_written = true,
@@ -688,6 +717,83 @@ impl<W: Write> Muxer<W> {
 }
 
 impl<W: Write> Muxer<W> {
+    /// The options of a muxer writing files of its own, made safe: names given in options
+    /// go under ffio's scheme (so FFmpeg never takes them for local files), hls gets
+    /// `method=PUT` (so its deletes come through the opener), and options that make the
+    /// muxer touch the filesystem by itself anyway are refused, naming the option. The
+    /// values are read back from a trial context, so every spelling of a flag counts.
+    fn file_options(
+        &self,
+        options: &[(&str, &str)],
+        scheme: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let format = self
+            .format_name()
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let mut out: Vec<(String, String)> = options
+            .iter()
+            .map(|(k, v)| {
+                let named = NAME_OPTIONS.contains(&(&*format, *k));
+                let value = if named && !v.contains("://") {
+                    format!("{scheme}{v}")
+                } else {
+                    (*v).to_owned()
+                };
+                ((*k).to_owned(), value)
+            })
+            .collect();
+        if format == "hls" && !options.iter().any(|(k, _)| *k == "method") {
+            out.push(("method".into(), "PUT".into()));
+        }
+        // A trial context of the same muxer with these options, never initialised.
+        let mut raw = ptr::null_mut();
+        // SAFETY: `raw` is an out-pointer; the format is our muxer's static description.
+        let ret = unsafe {
+            ffi::avformat_alloc_output_context2(
+                &mut raw,
+                self.raw().oformat,
+                ptr::null(),
+                ptr::null(),
+            )
+        };
+        check("avformat_alloc_output_context2", ret)?;
+        let trial = OutputContext(NonNull::new(raw).ok_or_else(|| {
+            Error::ffmpeg("avformat_alloc_output_context2", ffi::AVERROR(libc::ENOMEM))
+        })?);
+        let mut dict = Dictionary::from_pairs(&out)?;
+        // SAFETY: the trial's priv_data is its muxer's private context (an AVClass
+        // object); av_opt_set_dict2 copies what it uses. Nothing is opened or written.
+        unsafe {
+            let priv_data = (*trial.0.as_ptr()).priv_data;
+            if !priv_data.is_null() {
+                ffi::av_opt_set_dict2(priv_data, dict.as_mut_ptr(), ffi::AV_OPT_SEARCH_CHILDREN);
+            }
+        }
+        for refused in REFUSED_FILE_OPTIONS.iter().filter(|r| r.format == format) {
+            // SAFETY: as in `option_set`.
+            if unsafe { option_set(&trial, refused.option, refused.flag) } {
+                let key = refused.option.to_string_lossy().into_owned();
+                let value = options
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or_else(String::new, |(_, v)| (*v).to_owned());
+                return Err(Error::InvalidOption {
+                    key,
+                    value,
+                    message: format!(
+                        "{} makes the {format} muxer {}, bypassing the opener; ffio does not \
+                         allow it",
+                        refused.what, refused.does
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Refuses, before FFmpeg sees them, options it would not recognise and options that
     /// would let it open resources by name.
     fn check_options(&self, options: &[(&str, &str)]) -> Result<()> {
@@ -1015,6 +1121,118 @@ fn find_output_format(format: &str) -> Result<*const ffi::AVOutputFormat> {
         Ok(oformat)
     }
 }
+
+/// Muxers writing files of their own that ffio supports through an opener. The others
+/// (hds, smoothstreaming, webm_chunk, tee, fifo, rtsp, sap, …) create directories or
+/// open outputs without `io_open`.
+const FILE_MUXERS: &[&str] = &["hls", "dash", "segment", "stream_segment", "image2"];
+
+/// Options (by muxer) whose value is a file name the muxer decides by protocol whether
+/// to treat as a local file: their values are given under ffio's scheme.
+const NAME_OPTIONS: &[(&str, &str)] = &[
+    ("hls", "hls_segment_filename"),
+    ("hls", "hls_subtitle_path"),
+    ("segment", "segment_list"),
+    ("stream_segment", "segment_list"),
+];
+
+/// An option that makes a muxer touch the filesystem without the opener.
+struct RefusedFileOption {
+    format: &'static str,
+    option: &'static CStr,
+    /// For flags options, the constant; `None` for booleans.
+    flag: Option<&'static CStr>,
+    what: &'static str,
+    does: &'static str,
+}
+
+/// Read from libavformat 5.1 (hlsenc.c, dashenc.c, img2enc.c) and checked in 9.0.
+const REFUSED_FILE_OPTIONS: &[RefusedFileOption] = &[
+    RefusedFileOption {
+        format: "hls",
+        option: c"strftime_mkdir",
+        flag: None,
+        what: "strftime_mkdir",
+        does: "create directories with mkdir",
+    },
+    RefusedFileOption {
+        format: "hls",
+        option: c"http_persistent",
+        flag: None,
+        what: "http_persistent",
+        does: "reuse FFmpeg's own HTTP connections (it asserts on any other stream)",
+    },
+    RefusedFileOption {
+        format: "hls",
+        option: c"hls_flags",
+        flag: Some(c"second_level_segment_size"),
+        what: "hls_flags=second_level_segment_size",
+        does: "rename finished segments",
+    },
+    RefusedFileOption {
+        format: "hls",
+        option: c"hls_flags",
+        flag: Some(c"second_level_segment_duration"),
+        what: "hls_flags=second_level_segment_duration",
+        does: "rename finished segments",
+    },
+    RefusedFileOption {
+        format: "dash",
+        option: c"http_persistent",
+        flag: None,
+        what: "http_persistent",
+        does: "reuse FFmpeg's own HTTP connections (it asserts on any other stream)",
+    },
+    RefusedFileOption {
+        format: "dash",
+        option: c"single_file",
+        flag: None,
+        what: "single_file",
+        does: "open its output with avio_open2 (FFmpeg 5.1)",
+    },
+    RefusedFileOption {
+        format: "image2",
+        option: c"atomic_writing",
+        flag: None,
+        what: "atomic_writing",
+        does: "rename temporary files",
+    },
+];
+
+/// Whether `option` (or, for flags, its constant `flag`) is set in `fmt`'s muxer options.
+///
+/// # Safety
+/// `fmt` must own a valid output context.
+unsafe fn option_set(fmt: &OutputContext, option: &CStr, flag: Option<&CStr>) -> bool {
+    // SAFETY: per the contract; priv_data is null or the muxer's AVClass object, which
+    // av_opt_find and av_opt_get_int only read.
+    unsafe {
+        let priv_data = (*fmt.0.as_ptr()).priv_data;
+        if priv_data.is_null()
+            || ffi::av_opt_find(priv_data, option.as_ptr(), ptr::null(), 0, 0).is_null()
+        {
+            return false;
+        }
+        let mut value = 0i64;
+        if ffi::av_opt_get_int(priv_data, option.as_ptr(), 0, &mut value) < 0 {
+            return false;
+        }
+        match flag {
+            None => value != 0,
+            Some(flag) => {
+                let constant = ffi::av_opt_find(priv_data, flag.as_ptr(), option.as_ptr(), 0, 0);
+                !constant.is_null() && value & (*constant).default_val.i64_ != 0
+            }
+        }
+    }
+}
+
+/// The scheme ffio gives dash's names: dash routes deletes (`window_size`,
+/// `remove_at_exit`) through `io_open` only for names it takes for HTTP
+/// (`ff_is_http_proto`), and otherwise calls `ffurl_delete`; with this scheme no rename
+/// or delete of local files runs either, and the `ffio` host part is stripped before the
+/// opener sees a name.
+pub(crate) const DASH_SCHEME: &str = "http://ffio/";
 
 /// The scheme of the names ffio gives muxers that write files of their own. No FFmpeg
 /// protocol has this name, so `avio_find_protocol_name` finds none and the muxers' code

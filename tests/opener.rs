@@ -875,3 +875,195 @@ fn remux_errors_are_one_line_and_write_nothing() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Multi-file muxers against the CLI
+// ---------------------------------------------------------------------------------------
+
+/// Muxes [`long_source`] into `format` through a [`MemFs`] and with the CLI (in a fresh
+/// directory); returns both sets of files and the directory ours were written to.
+/// A set of files by name.
+type FileSet = BTreeMap<String, Vec<u8>>;
+
+/// What [`both`] returns: our files, the CLI's, the CLI's directory, ours, our store.
+type Both = (FileSet, FileSet, PathBuf, PathBuf, MemFs);
+
+fn both(
+    test: &str,
+    format: &str,
+    name: &str,
+    options: &[(&str, &str)],
+    ours_only: &[(&str, &str)],
+) -> Both {
+    quiet();
+    let source = long_source();
+    let cli = scratch(&format!("{test}_cli"));
+    cli_to_dir(&cli, &source, format, name, options);
+    let fs = MemFs::default();
+    let ours_options = [options, ours_only].concat();
+    remux_to_fs(&source, &fs, format, name, &ours_options).unwrap();
+    let dir = scratch(&format!("{test}_ffio"));
+    fs.write_to(&dir);
+    (fs.snapshot(), files_in(&cli), cli, dir, fs)
+}
+
+fn names(files: &BTreeMap<String, Vec<u8>>) -> Vec<&str> {
+    files.keys().map(String::as_str).collect()
+}
+
+fn text_of(files: &BTreeMap<String, Vec<u8>>, name: &str) -> String {
+    String::from_utf8_lossy(&files[name]).into_owned()
+}
+
+const TS_DELAY: &[(&str, &str)] = &[("max_delay", "700000")];
+
+#[test]
+fn hls_live_event_matches_the_cli() {
+    let opts = [("hls_time", "1"), ("hls_playlist_type", "event")];
+    let (ours, theirs, _, _, fs) = both("hls_event", "hls", "out.m3u8", &opts, TS_DELAY);
+    assert_eq!(names(&ours), names(&theirs));
+    assert!(!ours.keys().any(|n| n.ends_with(".tmp")));
+    assert_eq!(text_of(&ours, "out.m3u8"), text_of(&theirs, "out.m3u8"));
+    // The CLI writes the live playlist as out.m3u8.tmp and renames it; through the opener
+    // it is written under its own name every time.
+    let log = fs.log.lock().unwrap().clone();
+    assert!(
+        log.iter().filter(|l| *l == "Write out.m3u8").count() > 3,
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.contains(".tmp")), "{log:?}");
+}
+
+#[test]
+fn hls_sliding_window_with_deletes_matches_the_cli() {
+    let opts = [
+        ("hls_time", "1"),
+        ("hls_list_size", "3"),
+        ("hls_flags", "delete_segments"),
+    ];
+    let (ours, theirs, _, _, fs) = both("hls_window", "hls", "out.m3u8", &opts, TS_DELAY);
+    assert_eq!(names(&ours), names(&theirs));
+    assert_eq!(text_of(&ours, "out.m3u8"), text_of(&theirs, "out.m3u8"));
+    let log = fs.log.lock().unwrap().clone();
+    assert!(log.contains(&"Delete out0.ts".to_owned()), "{log:?}");
+}
+
+#[test]
+fn segment_matches_the_cli() {
+    let opts = [
+        ("segment_time", "2"),
+        ("segment_list", "list.m3u8"),
+        ("segment_format", "mpegts"),
+    ];
+    let (ours, theirs, cli, dir, _) = both("segment", "segment", "seg%03d.ts", &opts, TS_DELAY);
+    assert_eq!(names(&ours), names(&theirs));
+    assert!(ours.len() > 3);
+    assert_eq!(text_of(&ours, "list.m3u8"), text_of(&theirs, "list.m3u8"));
+    for name in ours.keys().filter(|n| n.ends_with(".ts")) {
+        assert_same_packets(
+            name,
+            &ffprobe_packets(&dir.join(name)),
+            &ffprobe_packets(&cli.join(name)),
+        );
+    }
+}
+
+#[test]
+fn stream_segment_matches_the_cli() {
+    let opts = [("segment_time", "2")];
+    let (ours, theirs, cli, dir, _) = both(
+        "stream_segment",
+        "stream_segment",
+        "part%d.ts",
+        &opts,
+        TS_DELAY,
+    );
+    assert_eq!(names(&ours), names(&theirs));
+    for name in ours.keys() {
+        assert_same_packets(
+            name,
+            &ffprobe_packets(&dir.join(name)),
+            &ffprobe_packets(&cli.join(name)),
+        );
+    }
+}
+
+/// MJPEG frames for image2: the CLI's own, remuxed into files one per frame.
+fn mjpeg_source() -> PathBuf {
+    static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        let dir = scratch("mjpeg_source");
+        ffmpeg(
+            &dir,
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x48:rate=5",
+                "-t",
+                "2",
+                "-c:v",
+                "mjpeg",
+                "source.mkv",
+            ],
+        );
+        dir.join("source.mkv")
+    })
+    .clone()
+}
+
+#[test]
+fn image2_matches_the_cli() {
+    quiet();
+    let source = mjpeg_source();
+    let cli = scratch("image2_cli");
+    cli_to_dir(&cli, &source, "image2", "img%03d.jpg", &[]);
+    let fs = MemFs::default();
+    remux_to_fs(&source, &fs, "image2", "img%03d.jpg", &[]).unwrap();
+    let ours = fs.snapshot();
+    let theirs = files_in(&cli);
+    assert_eq!(names(&ours), names(&theirs));
+    assert_eq!(ours.len(), 10);
+    assert_eq!(ours, theirs, "image2 files are the frames, byte for byte");
+}
+
+/// The CLI's manifest, less what only the CLI knows: it copies each input stream's
+/// `language` tag ("und") and frame rate into the output streams (`lang`, `frameRate`);
+/// `Muxer::add_stream_from` copies the codec parameters only.
+fn cli_mpd(files: &BTreeMap<String, Vec<u8>>) -> String {
+    text_of(files, "out.mpd")
+        .replace(" frameRate=\"25/1\"", "")
+        .replace(" lang=\"und\"", "")
+}
+
+#[test]
+fn dash_matches_the_cli() {
+    let opts = [("seg_duration", "2")];
+    let (ours, theirs, cli, dir, _) = both("dash", "dash", "out.mpd", &opts, &[]);
+    assert_eq!(names(&ours), names(&theirs));
+    assert_eq!(text_of(&ours, "out.mpd"), cli_mpd(&theirs));
+    // ffprobe reads as many packets through our manifest as through the CLI's (its dash
+    // demuxer drops one of the source's, on both).
+    assert_eq!(
+        ffprobe_total(&dir.join("out.mpd")),
+        ffprobe_total(&cli.join("out.mpd"))
+    );
+    for name in ours.keys().filter(|n| n.ends_with(".m4s")) {
+        assert_eq!(ours[name], theirs[name], "{name}: segments byte for byte");
+    }
+}
+
+#[test]
+fn dash_with_a_window_matches_the_cli() {
+    let opts = [
+        ("seg_duration", "1"),
+        ("window_size", "3"),
+        ("extra_window_size", "1"),
+    ];
+    let (ours, theirs, _, _, fs) = both("dash_window", "dash", "out.mpd", &opts, &[]);
+    assert_eq!(names(&ours), names(&theirs));
+    assert!(!ours.keys().any(|n| n.ends_with(".tmp")));
+    let log = fs.log.lock().unwrap().clone();
+    assert!(log.iter().any(|l| l.starts_with("Delete ")), "{log:?}");
+    assert_eq!(text_of(&ours, "out.mpd"), cli_mpd(&theirs));
+}
