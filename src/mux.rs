@@ -1208,9 +1208,11 @@ unsafe fn option_set(fmt: &OutputContext, option: &CStr, flag: Option<&CStr>) ->
     // av_opt_find and av_opt_get_int only read.
     unsafe {
         let priv_data = (*fmt.0.as_ptr()).priv_data;
-        if priv_data.is_null()
-            || ffi::av_opt_find(priv_data, option.as_ptr(), ptr::null(), 0, 0).is_null()
-        {
+        if priv_data.is_null() {
+            return false;
+        }
+        let found = ffi::av_opt_find(priv_data, option.as_ptr(), ptr::null(), 0, 0);
+        if found.is_null() {
             return false;
         }
         let mut value = 0i64;
@@ -1220,7 +1222,14 @@ unsafe fn option_set(fmt: &OutputContext, option: &CStr, flag: Option<&CStr>) ->
         match flag {
             None => value != 0,
             Some(flag) => {
-                let constant = ffi::av_opt_find(priv_data, flag.as_ptr(), option.as_ptr(), 0, 0);
+                // Constants belong to the option's unit (hls_flags' is "flags").
+                let unit = (*found).unit;
+                let unit = if unit.is_null() {
+                    option.as_ptr()
+                } else {
+                    unit
+                };
+                let constant = ffi::av_opt_find(priv_data, flag.as_ptr(), unit, 0, 0);
                 !constant.is_null() && value & (*constant).default_val.i64_ != 0
             }
         }

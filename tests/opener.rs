@@ -1067,3 +1067,214 @@ fn dash_with_a_window_matches_the_cli() {
     assert!(log.iter().any(|l| l.starts_with("Delete ")), "{log:?}");
     assert_eq!(text_of(&ours, "out.mpd"), cli_mpd(&theirs));
 }
+
+// ---------------------------------------------------------------------------------------
+// Nothing touches the filesystem by itself
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn options_that_touch_the_filesystem_are_refused_before_anything_is_opened() {
+    quiet();
+    let cases: &[(&str, &str, &[(&str, &str)], &str)] = &[
+        (
+            "hls",
+            "out.m3u8",
+            &[("strftime_mkdir", "1")],
+            "strftime_mkdir",
+        ),
+        (
+            "hls",
+            "out.m3u8",
+            &[("http_persistent", "1")],
+            "http_persistent",
+        ),
+        (
+            "hls",
+            "out.m3u8",
+            &[
+                ("hls_flags", "+second_level_segment_size"),
+                ("strftime", "1"),
+            ],
+            "hls_flags",
+        ),
+        (
+            "dash",
+            "out.mpd",
+            &[("http_persistent", "true")],
+            "http_persistent",
+        ),
+        ("dash", "out.mpd", &[("single_file", "1")], "single_file"),
+        (
+            "image2",
+            "img%03d.jpg",
+            &[("atomic_writing", "1")],
+            "atomic_writing",
+        ),
+    ];
+    for (format, name, options, key) in cases {
+        let fs = MemFs::default();
+        let input = if *format == "image2" {
+            mjpeg_source()
+        } else {
+            long_source()
+        };
+        let err = remux_to_fs(&input, &fs, format, name, options).unwrap_err();
+        match &err {
+            Error::InvalidOption {
+                key: k, message, ..
+            } => {
+                assert_eq!(k, key, "{format}: {err}");
+                assert!(message.contains("bypassing the opener"), "{message}");
+            }
+            other => panic!("{format} {options:?}: {other:?}"),
+        }
+        assert!(
+            fs.log.lock().unwrap().is_empty(),
+            "{format}: nothing opened"
+        );
+    }
+    // Muxers that create directories or open outputs by themselves stay refused.
+    for format in ["hds", "smoothstreaming", "webm_chunk", "tee", "fifo"] {
+        let err = Muxer::to_opener(MemFs::default(), format, "out").unwrap_err();
+        assert!(
+            matches!(err, Error::FormatRefused { .. }),
+            "{format}: {err:?}"
+        );
+    }
+}
+
+/// The paths of the file system calls in an `strace -f -e trace=%file` log, with the call.
+fn traced_calls(log: &str) -> Vec<(String, String)> {
+    let mut calls = Vec::new();
+    for line in log.lines() {
+        let line = line
+            .trim_start_matches(|c: char| c == '[' || c.is_ascii_digit() || c == ' ' || c == ']');
+        let line = line.strip_prefix("pid").map_or(line, |l| {
+            l.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ' || c == ']')
+        });
+        let Some((call, rest)) = line.split_once('(') else {
+            continue;
+        };
+        if let Some(start) = rest.find('"') {
+            if let Some(len) = rest[start + 1..].find('"') {
+                calls.push((call.to_owned(), rest[start + 1..start + 1 + len].to_owned()));
+            }
+        }
+    }
+    calls
+}
+
+#[test]
+fn live_packaging_touches_no_file_but_its_own_outputs_and_decoys_survive() {
+    quiet();
+    let source = long_source();
+    let hls_decoys: &[&str] = &["out.m3u8", "out.m3u8.tmp", "out0.ts", "out1.ts", "out6.ts"];
+    let dash_decoys: &[&str] = &[
+        "out.mpd",
+        "out.mpd.tmp",
+        "init-stream0.m4s",
+        "chunk-stream0-00001.m4s",
+        "chunk-stream0-00001.m4s.tmp",
+    ];
+    let runs: [(&str, &str, &[&str], Vec<&str>); 3] = [
+        (
+            "strace_hls_window",
+            "out.m3u8",
+            hls_decoys,
+            vec![
+                "--option",
+                "hls_time=1",
+                "--option",
+                "hls_list_size=3",
+                "--option",
+                "hls_flags=delete_segments",
+            ],
+        ),
+        (
+            "strace_hls_event",
+            "out.m3u8",
+            hls_decoys,
+            vec![
+                "--option",
+                "hls_time=1",
+                "--option",
+                "hls_playlist_type=event",
+            ],
+        ),
+        (
+            "strace_dash_window",
+            "out.mpd",
+            dash_decoys,
+            vec![
+                "--option",
+                "seg_duration=1",
+                "--option",
+                "window_size=3",
+                "--option",
+                "extra_window_size=1",
+            ],
+        ),
+    ];
+    for (test, main, decoys, args) in runs {
+        // The working directory holds decoys with the names FFmpeg would use.
+        let work = scratch(test);
+        for decoy in decoys {
+            std::fs::write(work.join(decoy), b"decoy").unwrap();
+        }
+        let final_dir = scratch(&format!("{test}_out"));
+        let output = final_dir.join(main);
+        let log = work.join("strace.log");
+        let mut full = vec![
+            "-f".to_owned(),
+            "-e".into(),
+            "trace=%file".into(),
+            "-o".into(),
+            log.to_str().unwrap().into(),
+            example("remux").to_str().unwrap().into(),
+            source.to_str().unwrap().into(),
+            output.to_str().unwrap().into(),
+        ];
+        full.extend(args.iter().map(|s| s.to_string()));
+        let out = Command::new("strace")
+            .args(&full)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{test}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for decoy in decoys {
+            assert_eq!(
+                std::fs::read(work.join(decoy)).unwrap(),
+                b"decoy",
+                "{test}: {decoy}"
+            );
+        }
+        let written = files_in(&final_dir);
+        assert!(written.contains_key(main), "{test}: {:?}", written.keys());
+        assert!(written.len() > 3, "{test}: {:?}", written.keys());
+        assert!(!written.keys().any(|n| n.ends_with(".tmp")), "{test}");
+        let calls = traced_calls(&std::fs::read_to_string(&log).unwrap());
+        assert!(!calls.is_empty(), "{test}: strace saw nothing");
+        let final_prefix = final_dir.to_str().unwrap();
+        for (call, path) in calls.iter().filter(|(_, p)| !p.is_empty()) {
+            let ours = path.starts_with(final_prefix);
+            // Relative names would be FFmpeg's: the program itself uses absolute paths.
+            assert!(path.starts_with('/'), "{test}: {call}({path:?})");
+            match call.as_str() {
+                "unlink" | "unlinkat" | "rename" | "renameat" | "renameat2" | "rmdir" => {
+                    panic!("{test}: {call}({path:?})")
+                }
+                "mkdir" | "mkdirat" => assert!(ours, "{test}: {call}({path:?})"),
+                _ => {}
+            }
+            let media = [".ts", ".m3u8", ".tmp", ".mpd", ".m4s"];
+            if media.iter().any(|ext| path.ends_with(ext)) {
+                // Only the program's own final writes of the output files.
+                assert!(ours, "{test}: {call}({path:?})");
+            }
+        }
+    }
+}
