@@ -1075,7 +1075,8 @@ fn dash_with_a_window_matches_the_cli() {
 #[test]
 fn options_that_touch_the_filesystem_are_refused_before_anything_is_opened() {
     quiet();
-    let cases: &[(&str, &str, &[(&str, &str)], &str)] = &[
+    type Options<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(&str, &str, Options, &str)] = &[
         (
             "hls",
             "out.m3u8",
