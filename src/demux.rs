@@ -184,7 +184,8 @@ impl DemuxerOptions {
 /// open further files, URLs or sockets by themselves (concat lists, HLS and DASH
 /// manifests, SDP, …) are refused at open with [`Error::FormatRefused`], and FFmpeg may
 /// open nothing else either (MOV data references, protocols): ffio reads only through
-/// your reader. See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
+/// your reader, and through your opener if you gave one
+/// ([`DemuxerOptions::opener`]: HLS playlists, MOV data references). See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
 pub struct Demuxer<R> {
     /// Declared before `io`: fields drop in order, so the input is closed before the
