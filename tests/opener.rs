@@ -1279,3 +1279,29 @@ fn live_packaging_touches_no_file_but_its_own_outputs_and_decoys_survive() {
         }
     }
 }
+
+#[test]
+fn muxers_and_demuxers_with_openers_stay_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    quiet();
+    let muxer = Muxer::to_opener(MemFs::default(), "hls", "out.m3u8").unwrap();
+    assert_send(&muxer);
+    let muxer = Muxer::to_seekable_stream(Cursor::new(Vec::new()), "mp4").unwrap();
+    assert_send(&muxer);
+    // Moved to another thread and used there: the registry moves with it.
+    std::thread::spawn(move || {
+        let out = remux(
+            &fixture_bytes("h264_aac.mp4"),
+            muxer,
+            &[("movflags", "faststart")],
+        );
+        assert_eq!(top_boxes(&out.unwrap().into_inner())[1], "moov");
+    })
+    .join()
+    .unwrap();
+    let options = ffio::DemuxerOptions::new().opener(MemFs::default());
+    let demuxer = options
+        .open(ffio::CustomIo::seekable_reader(Cursor::new(fixture_bytes("h264_aac.mp4"))).unwrap())
+        .unwrap();
+    assert_send(&demuxer);
+}
