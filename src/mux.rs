@@ -1176,6 +1176,17 @@ const REFUSED_FILE_OPTIONS: &[RefusedFileOption] = &[
         what: "hls_flags=second_level_segment_duration",
         does: "rename finished segments",
     },
+    // FFmpeg 5.1 writes the key file hls_enc makes through io_open, then closes it with
+    // avio_close (hlsenc.c 781), which would treat ffio's context as FFmpeg's own (fixed
+    // by 7.1: ff_format_io_close).
+    #[cfg(not(ffio_ffmpeg_7))]
+    RefusedFileOption {
+        format: "hls",
+        option: c"hls_enc",
+        flag: None,
+        what: "hls_enc",
+        does: "close the key file it writes with avio_close (FFmpeg before 7)",
+    },
     RefusedFileOption {
         format: "dash",
         option: c"http_persistent",
