@@ -1305,3 +1305,76 @@ fn muxers_and_demuxers_with_openers_stay_send() {
         .unwrap();
     assert_send(&demuxer);
 }
+
+/// Serves files of a [`MemFs`] for reading, the segment `bad` through a [`FaultyReader`].
+struct FaultyInput {
+    fs: MemFs,
+    bad: &'static str,
+    fault: Fault,
+}
+
+impl ffio::Opener for FaultyInput {
+    fn open(&mut self, name: &str, _: OpenMode) -> io::Result<Opened> {
+        let data = self.fs.files.lock().unwrap().get(name).cloned();
+        let data = data.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, name.to_owned()))?;
+        if name == self.bad {
+            let offset = data.len() as u64 / 2;
+            Ok(Opened::seekable_reader(FaultyReader::new(
+                Cursor::new(data),
+                offset,
+                self.fault.clone(),
+            )))
+        } else {
+            Ok(Opened::seekable_reader(Cursor::new(data)))
+        }
+    }
+}
+
+#[test]
+fn a_failing_or_panicking_segment_reader_comes_back_from_read_packet() {
+    quiet();
+    let dir = scratch("hls_input_faults");
+    cli_to_dir(
+        &dir,
+        &long_source(),
+        "hls",
+        "in.m3u8",
+        &[("hls_time", "2"), ("hls_playlist_type", "vod")],
+    );
+    let fs = MemFs::default();
+    for (name, data) in files_in(&dir) {
+        fs.files.lock().unwrap().insert(name, data);
+    }
+    let playlist = fs.snapshot()["in.m3u8"].clone();
+    let open = |fault: Fault| {
+        let opener = FaultyInput {
+            fs: fs.clone(),
+            bad: "in1.ts",
+            fault,
+        };
+        ffio::DemuxerOptions::new()
+            .opener(opener)
+            .open(ffio::CustomIo::seekable_reader(Cursor::new(playlist.clone())).unwrap())
+    };
+    // The hls demuxer skips a segment it cannot read; ffio reports the reader's error.
+    let fail = Fault::Fail(
+        io::ErrorKind::ConnectionAborted,
+        "segment store gone".into(),
+    );
+    let err = demux_all(open(fail)).unwrap_err();
+    match &err {
+        Error::Io(e) => {
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
+            assert_eq!(e.to_string(), "segment store gone");
+        }
+        other => panic!("{other:?}"),
+    }
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        demux_all(open(Fault::Panic("segment reader panics".into())))
+    }))
+    .unwrap_err();
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("segment reader panics")
+    );
+}
