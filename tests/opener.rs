@@ -14,11 +14,28 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use ffio::{Error, Muxer, OpenMode, Opened};
 
-/// A fresh, empty directory under the target directory for one test.
+/// A fresh, empty directory under the target directory for one test, in a directory of
+/// this process's own (the suite may run twice at once, e.g. under memcheck); the
+/// directories of processes that are gone are removed.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("opener")
-        .join(name);
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("opener");
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    CLEANED.call_once(|| {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let gone = match entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+                None => true,
+            };
+            if gone {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+    let dir = root.join(std::process::id().to_string()).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
