@@ -6,7 +6,8 @@
 //!
 //! * `AVFormatContext.io_open`, which demuxers and muxers call for further files (HLS
 //!   segments, MOV data references, image sequences, faststart's second pass): ffio
-//!   installs [`refuse_io_open`];
+//!   installs [`refuse_io_open`], unless the application gave an opener
+//!   (`crate::opener` then installs its own trampolines, which open only through it);
 //! * URL protocols opened directly with the context's `protocol_whitelist`
 //!   (`ffurl_open_whitelist`, `ffio_open_whitelist`: the sdp demuxer's RTP sockets, the
 //!   concat demuxer's parts, which get a child context with a copy of the parent's lists

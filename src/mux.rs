@@ -472,7 +472,11 @@ impl<W: Write> Muxer<W> {
     /// `options` are muxer or format options such as `("movflags", "frag_keyframe")`.
     /// They are checked before anything is written: one FFmpeg does not recognise gives
     /// [`Error::UnknownOptions`]. Options that would make FFmpeg open something by name
-    /// are refused (the protocol lists, `movflags` with `faststart`, however spelt).
+    /// are refused (the protocol lists; `movflags` with `faststart`, however spelt, unless
+    /// the muxer was made with [`Muxer::to_seekable_stream`]). For muxers made with
+    /// [`Muxer::to_opener`], options that would make them touch the filesystem by
+    /// themselves (`strftime_mkdir`, `atomic_writing`, …) give [`Error::InvalidOption`]
+    /// naming the option, before anything is opened.
     ///
     /// If FFmpeg fails here, it has torn the muxer down: the muxer is then failed, and
     /// every later call returns [`Error::Failed`] naming this error, without touching
