@@ -1395,3 +1395,49 @@ fn a_failing_or_panicking_segment_reader_comes_back_from_read_packet() {
         Some("segment reader panics")
     );
 }
+
+#[test]
+fn an_opener_returning_the_wrong_kind_of_stream_is_an_error() {
+    quiet();
+    let opener = |_: &str, _: OpenMode| Ok(Opened::reader(io::empty()));
+    let muxer = Muxer::to_opener(opener, "hls", "out.m3u8").unwrap();
+    let err = remux(&fixture_bytes("h264_aac.mp4"), muxer, &[]).unwrap_err();
+    match &err {
+        Error::Io(e) => {
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+            assert!(e.to_string().contains("opens for writing"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cancelling_stops_the_opened_streams_too() {
+    quiet();
+    let handle: Arc<Mutex<Option<ffio::CancelHandle>>> = Arc::default();
+    let cancel = handle.clone();
+    let fs = MemFs::default();
+    let mut inner = fs.clone();
+    let opened = Arc::new(Mutex::new(0usize));
+    let count = opened.clone();
+    let opener = move |name: &str, mode: OpenMode| {
+        let mut n = count.lock().unwrap();
+        *n += 1;
+        if *n == 3 {
+            // Cancelled while the third file is opened: its writes must not run.
+            cancel.lock().unwrap().as_ref().unwrap().cancel();
+        }
+        ffio::Opener::open(&mut inner, name, mode)
+    };
+    let muxer = Muxer::to_opener(opener, "hls", "out.m3u8").unwrap();
+    *handle.lock().unwrap() = Some(muxer.cancel_handle());
+    let input = std::fs::read(long_source()).unwrap();
+    let err = remux(&input, muxer, &[("hls_time", "1")]).unwrap_err();
+    assert!(err.is_interrupted(), "{err:?}");
+    assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+    assert_eq!(
+        *opened.lock().unwrap(),
+        3,
+        "nothing opened after the cancel"
+    );
+}
