@@ -573,3 +573,94 @@ unsafe extern "C" fn io_close2_trampoline(
     // parent's `pb`), so FFmpeg opened it itself and avio_close is its matching close.
     unsafe { ffi::avio_close(pb) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bare format context for calling the trampolines as FFmpeg would.
+    struct Fmt(*mut ffi::AVFormatContext);
+
+    impl Drop for Fmt {
+        fn drop(&mut self) {
+            // SAFETY: allocated by avformat_alloc_context below, freed once.
+            unsafe { ffi::avformat_free_context(self.0) };
+        }
+    }
+
+    fn fmt() -> Fmt {
+        // SAFETY: no preconditions; null is checked.
+        let raw = unsafe { ffi::avformat_alloc_context() };
+        assert!(!raw.is_null());
+        Fmt(raw)
+    }
+
+    #[test]
+    fn without_a_registry_nothing_opens() {
+        let s = fmt();
+        let mut pb = ptr::null_mut();
+        // SAFETY: a valid context with a null opaque (as the imf demuxer's children get
+        // before FFmpeg 8), a valid out-pointer and URL, no options.
+        let ret = unsafe { io_open_trampoline(s.0, &mut pb, c"x.ts".as_ptr(), 1, ptr::null_mut()) };
+        assert_eq!(ret, ffi::AVERROR(libc::EPERM));
+        assert!(pb.is_null());
+        // SAFETY: closing nothing is allowed.
+        assert_eq!(unsafe { io_close2_trampoline(s.0, ptr::null_mut()) }, 0);
+    }
+
+    #[test]
+    fn read_write_requests_and_missing_openers_are_refused() {
+        let s = fmt();
+        let mut main = CustomIo::writer(Vec::new()).unwrap();
+        // SAFETY: `s` is idle; it and the owner are dropped explicitly below, before
+        // `main`, and no ffio call runs on `main`.
+        let owner = unsafe { CoreOwner::attach(s.0, CoreConfig::default(), &mut main, false) };
+        let mut pb = ptr::null_mut();
+        let flags = (ffi::AVIO_FLAG_READ | ffi::AVIO_FLAG_WRITE) as c_int;
+        // SAFETY: as above, with the registry as opaque.
+        let ret =
+            unsafe { io_open_trampoline(s.0, &mut pb, c"x.ts".as_ptr(), flags, ptr::null_mut()) };
+        assert_eq!(ret, ffi::AVERROR(libc::EINVAL));
+        // No opener given: refused like confinement refuses.
+        // SAFETY: as above.
+        let ret = unsafe { io_open_trampoline(s.0, &mut pb, c"x.ts".as_ptr(), 2, ptr::null_mut()) };
+        assert_eq!(ret, ffi::AVERROR(libc::EPERM));
+        assert!(pb.is_null());
+        assert_eq!(owner.get().open_count(), 0);
+        drop(s);
+        drop(owner);
+    }
+
+    #[test]
+    fn opened_contexts_are_registered_and_closed_once() {
+        let s = fmt();
+        let mut main = CustomIo::writer(Vec::new()).unwrap();
+        let config = CoreConfig {
+            opener: Some(SharedOpener::new(|_: &str, _: OpenMode| {
+                Ok(Opened::writer(Vec::new()))
+            })),
+            ..CoreConfig::default()
+        };
+        // SAFETY: as in the test above: `s`, then the owner, are dropped before `main`.
+        let owner = unsafe { CoreOwner::attach(s.0, config, &mut main, false) };
+        let (mut a, mut b) = (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(
+                io_open_trampoline(s.0, &mut a, c"a".as_ptr(), 2, ptr::null_mut()),
+                0
+            );
+            assert_eq!(
+                io_open_trampoline(s.0, &mut b, c"b".as_ptr(), 2, ptr::null_mut()),
+                0
+            );
+        }
+        assert_eq!(owner.get().open_count(), 2);
+        // SAFETY: `a` is a context the registry opened; closed once.
+        assert_eq!(unsafe { io_close2_trampoline(s.0, a) }, 0);
+        assert_eq!(owner.get().open_count(), 1);
+        // `b` is never closed by "FFmpeg": the owner frees it.
+        drop(s);
+        drop(owner);
+    }
+}
