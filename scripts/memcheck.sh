@@ -96,6 +96,20 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg probe-pipe 0 "$ex/probe" --count - <"$data/mpeg2_interlaced.ts"
   run_vg probe-garbage 1 "$ex/probe" "$data/random.bin"
   run_vg probe-pipe-needs-seek 1 "$ex/probe" --count - <"$data/h264_aac.mp4"
+  # remux: faststart (the second pass reads the output back), HLS through the opener,
+  # standard output, and the error paths (bad input, refused option, escaping name).
+  run_vg remux-faststart 0 "$ex/remux" "$data/h264_moov_end.mp4" "$tmp/fast.mp4" \
+    --option movflags=+faststart
+  run_vg remux-hls 0 "$ex/remux" "$data/h264_aac.mp4" "$tmp/hls/index.m3u8" \
+    --option hls_time=1 --option hls_playlist_type=vod
+  run_vg remux-fmp4-hls 0 "$ex/remux" "$data/h264_aac.mp4" "$tmp/fmp4/index.m3u8" \
+    --option hls_time=1 --option hls_segment_type=fmp4
+  run_vg remux-stdout 0 "$ex/remux" --format mpegts "$data/h264_aac.mkv" -
+  run_vg remux-bad-input 1 "$ex/remux" "$data/random.bin" "$tmp/bad.mp4"
+  run_vg remux-faststart-plain-option 1 "$ex/remux" "$data/h264_aac.mp4" "$tmp/bad.mp4" \
+    --option movflags=nonsense
+  run_vg remux-escaping-name 1 "$ex/remux" "$data/h264_aac.mp4" "$tmp/x.m3u8" \
+    --option hls_segment_filename=../x%d.ts
 fi
 
 echo "memcheck: $ran runs, $failed failed"

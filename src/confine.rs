@@ -6,7 +6,8 @@
 //!
 //! * `AVFormatContext.io_open`, which demuxers and muxers call for further files (HLS
 //!   segments, MOV data references, image sequences, faststart's second pass): ffio
-//!   installs [`refuse_io_open`];
+//!   installs [`refuse_io_open`], unless the application gave an opener
+//!   (`crate::opener` then installs its own trampolines, which open only through it);
 //! * URL protocols opened directly with the context's `protocol_whitelist`
 //!   (`ffurl_open_whitelist`, `ffio_open_whitelist`: the sdp demuxer's RTP sockets, the
 //!   concat demuxer's parts, which get a child context with a copy of the parent's lists
@@ -97,10 +98,24 @@ pub(crate) fn check_option_name(key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Formats of [`READS_BY_NAME`] that open every further file through `io_open` (and give
+/// their child demuxers a refusing one), so an application's opener can serve them.
+/// The others bypass `io_open`: concat's parts use FFmpeg's default opener, dash on 5.1
+/// opens with `ffio_open_whitelist`, sdp opens sockets, imf's children get no `opaque`
+/// before FFmpeg 8, vobsub derives its file from the (empty) URL, the script formats
+/// run code.
+const OPENER_SERVES: &[&str] = &["hls", "applehttp"];
+
 /// `Err(FormatRefused)` for an input format ffio does not demux: one that ignores custom
-/// I/O (`AVFMT_NOFILE`), one that reads by name, or one not in `whitelist` (FFmpeg's
+/// I/O (`AVFMT_NOFILE`), one that reads by name (unless `opener` is set and the format
+/// opens everything through `io_open`), or one not in `whitelist` (FFmpeg's
 /// comma-separated `format_whitelist`).
-pub(crate) fn check_input_format(name: &str, flags: c_int, whitelist: Option<&str>) -> Result<()> {
+pub(crate) fn check_input_format(
+    name: &str,
+    flags: c_int,
+    whitelist: Option<&str>,
+    opener: bool,
+) -> Result<()> {
     let refuse = |reason: String| {
         Err(Error::FormatRefused {
             format: name.to_owned(),
@@ -113,12 +128,22 @@ pub(crate) fn check_input_format(name: &str, flags: c_int, whitelist: Option<&st
         );
     }
     for part in name.split(',') {
+        if opener && OPENER_SERVES.iter().any(|n| n.eq_ignore_ascii_case(part)) {
+            continue;
+        }
         if let Some((_, why)) = READS_BY_NAME
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(part))
         {
             return refuse(format!(
-                "{why}; ffio reads only the bytes you give it and lets FFmpeg open nothing"
+                "{why}; ffio reads only the bytes you give it and lets FFmpeg open nothing{}",
+                if opener {
+                    " (this format bypasses the opener)"
+                } else if OPENER_SERVES.iter().any(|n| n.eq_ignore_ascii_case(part)) {
+                    " unless you give an opener (DemuxerOptions::opener)"
+                } else {
+                    ""
+                }
             ));
         }
     }
@@ -180,24 +205,29 @@ mod tests {
 
     #[test]
     fn by_name_and_nofile_formats_are_refused() {
-        let err = check_input_format("concat", 0, None).unwrap_err();
+        let err = check_input_format("concat", 0, None, false).unwrap_err();
         assert!(err.to_string().contains("concat"), "{err}");
-        assert!(check_input_format("image2", ffi::AVFMT_NOFILE as c_int, None).is_err());
+        assert!(check_input_format("image2", ffi::AVFMT_NOFILE as c_int, None, false).is_err());
         for name in ["hls", "dash", "sdp", "imf", "vobsub", "vapoursynth"] {
-            assert!(check_input_format(name, 0, None).is_err(), "{name}");
+            assert!(check_input_format(name, 0, None, false).is_err(), "{name}");
         }
-        assert!(check_input_format("mov,mp4,m4a,3gp,3g2,mj2", 0, None).is_ok());
+        assert!(check_input_format("mov,mp4,m4a,3gp,3g2,mj2", 0, None, false).is_ok());
+        // An opener serves hls, nothing that bypasses it.
+        assert!(check_input_format("hls", 0, None, true).is_ok());
+        for name in ["concat", "dash", "sdp", "imf", "vobsub"] {
+            assert!(check_input_format(name, 0, None, true).is_err(), "{name}");
+        }
     }
 
     #[test]
     fn whitelist_matches_any_name_of_a_demuxer() {
         let list = Some("mp4,webm");
-        assert!(check_input_format("mov,mp4,m4a,3gp,3g2,mj2", 0, list).is_ok());
-        assert!(check_input_format("matroska,webm", 0, list).is_ok());
-        let err = check_input_format("mpegts", 0, list).unwrap_err();
+        assert!(check_input_format("mov,mp4,m4a,3gp,3g2,mj2", 0, list, false).is_ok());
+        assert!(check_input_format("matroska,webm", 0, list, false).is_ok());
+        let err = check_input_format("mpegts", 0, list, false).unwrap_err();
         assert!(matches!(err, Error::FormatRefused { .. }), "{err:?}");
         assert!(err.to_string().contains("whitelist"), "{err}");
-        assert!(check_input_format("MPEGTS", 0, Some(" mpegts")).is_ok());
+        assert!(check_input_format("MPEGTS", 0, Some(" mpegts"), false).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::dict::{c_string, Dictionary};
 use crate::error::{Error, Result};
 use crate::io::CustomIo;
 use crate::metadata::Tags;
+use crate::opener::{CoreConfig, CoreOwner, Opener, SharedOpener};
 use crate::packet::Packet;
 use crate::properties::Timestamp;
 use crate::stream::{stream_at, MediaType, Stream};
@@ -39,6 +40,7 @@ pub struct DemuxerOptions {
     timeout: Option<Duration>,
     strict: bool,
     headers_only: bool,
+    opener: Option<SharedOpener>,
 }
 
 impl Default for DemuxerOptions {
@@ -52,6 +54,7 @@ impl Default for DemuxerOptions {
             timeout: None,
             strict: false,
             headers_only: false,
+            opener: None,
         }
     }
 }
@@ -154,6 +157,47 @@ impl DemuxerOptions {
         self
     }
 
+    /// Lets the demuxer open further files through `opener`: the segments and variant
+    /// playlists of an HLS playlist (the `hls` format is refused without an opener), the
+    /// external data references of a MOV/MP4 file (with the option `enable_drefs=1`).
+    /// Other formats that name further files (concat lists, DASH, SDP, IMF) bypass
+    /// FFmpeg's `io_open` and stay refused.
+    ///
+    /// **The names come from the input.** A hostile playlist names whatever it likes:
+    /// `../../etc/passwd`, `/proc/self/environ`, `file:/…`, `http://169.254.169.254/`.
+    /// Your opener sees each name exactly as FFmpeg asks for it and must decide what it may
+    /// reach: see the README's "Untrusted input". The HLS demuxer's persistent HTTP
+    /// connections (`http_persistent`) are turned off: they cannot work through your
+    /// streams.
+    ///
+    /// Options reused for several opens share one opener. Errors and panics of the opener
+    /// and of the streams it returns come back from the ffio call that ran them.
+    ///
+    /// ```no_run
+    /// use std::io;
+    /// use std::path::Path;
+    /// // Serve plain file names from one directory, nothing else.
+    /// let dir = Path::new("/srv/media/show1");
+    /// let opener = move |name: &str, mode: ffio::OpenMode| -> io::Result<ffio::Opened> {
+    ///     let plain = !name.is_empty()
+    ///         && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    ///         && !name.starts_with('.');
+    ///     if mode != ffio::OpenMode::Read || !plain {
+    ///         return Err(io::Error::new(io::ErrorKind::PermissionDenied, name.to_owned()));
+    ///     }
+    ///     Ok(ffio::Opened::seekable_reader(std::fs::File::open(dir.join(name))?))
+    /// };
+    /// let playlist = std::fs::File::open(dir.join("index.m3u8"))?;
+    /// let demuxer = ffio::DemuxerOptions::new()
+    ///     .opener(opener)
+    ///     .open(ffio::CustomIo::seekable_reader(playlist)?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn opener(mut self, opener: impl Opener + 'static) -> Self {
+        self.opener = Some(SharedOpener::new(opener));
+        self
+    }
+
     /// Opens `io` with these options; see [`Demuxer::open`].
     pub fn open<R>(&self, io: CustomIo<R>) -> Result<Demuxer<R>> {
         Demuxer::open_with(io, self)
@@ -185,7 +229,8 @@ impl DemuxerOptions {
 /// open further files, URLs or sockets by themselves (concat lists, HLS and DASH
 /// manifests, SDP, …) are refused at open with [`Error::FormatRefused`], and FFmpeg may
 /// open nothing else either (MOV data references, protocols): ffio reads only through
-/// your reader. See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
+/// your reader, and through your opener if you gave one
+/// ([`DemuxerOptions::opener`]: HLS playlists, MOV data references). See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
 ///
 /// A cut or damaged input is never silent: see [`truncation`](Demuxer::truncation) and
@@ -194,6 +239,8 @@ pub struct Demuxer<R> {
     /// Declared before `io`: fields drop in order, so the input is closed before the
     /// AVIOContext it reads through is freed.
     fmt: InputContext,
+    /// The contexts opened through the opener; after `fmt`, which may still close them.
+    opener: Option<CoreOwner>,
     io: CustomIo<R>,
     /// Truncation checks and what they found.
     watch: Watch,
@@ -308,9 +355,10 @@ impl<R> Demuxer<R> {
                 walk_mov_boxes(&mut watch, input_format, io.as_ptr());
             }
         }
+        let with_opener = options.opener.is_some();
         // SAFETY: a probed or found input format is a valid static description; `raw` is
         // our context, whose format_whitelist is null or a string FFmpeg owns.
-        unsafe { check_input_format(input_format, (*raw).format_whitelist)? };
+        unsafe { check_input_format(input_format, (*raw).format_whitelist, with_opener)? };
         // SAFETY: a checked input format is a valid static description with a C name.
         let names = unsafe { CStr::from_ptr((*input_format).name) }.to_string_lossy();
         for (format, key, value) in &options.format_options {
@@ -319,6 +367,49 @@ impl<R> Demuxer<R> {
                 dict.set(key, value)?;
             }
         }
+        // SAFETY: as above.
+        let format_name = unsafe { CStr::from_ptr((*input_format).name) }.to_string_lossy();
+        if with_opener
+            && format_name
+                .split(',')
+                .any(|n| n == "hls" || n == "applehttp")
+        {
+            // Persistent HTTP connections assume FFmpeg's own http contexts (the hls
+            // demuxer asserts on any other).
+            match dict.get("http_persistent").as_deref() {
+                None | Some("0") | Some("false") => dict.set("http_persistent", "0")?,
+                Some(value) => {
+                    return Err(Error::InvalidOption {
+                        key: "http_persistent".into(),
+                        value: value.to_owned(),
+                        message: "persistent HTTP connections cannot go through an opener's \
+                                  streams"
+                            .into(),
+                    })
+                }
+            }
+        }
+        // Declared before the context is released: dropped after FFmpeg is done with it.
+        let opener = options.opener.clone().map(|opener| {
+            // SAFETY: `raw` is our idle, pending context; the owner is dropped after the
+            // context (the Demuxer's field order, or the end of this function if the open
+            // fails, after avformat_open_input freed the context) and after `io`'s last
+            // call from here.
+            unsafe {
+                CoreOwner::attach(
+                    raw,
+                    CoreConfig {
+                        opener: Some(opener),
+                        ..CoreConfig::default()
+                    },
+                    &mut io,
+                    true,
+                )
+            }
+        });
+        // With an opener, the input gets a name: the hls demuxer needs one to resolve
+        // the names in its playlist against (it keeps plain relative names as they are).
+        let url = with_opener.then_some(INPUT_NAME);
         let mut raw = pending.release();
         let ret = {
             // SAFETY: `raw` is a fresh format context whose `pb` is ours (so FFmpeg leaves
@@ -328,7 +419,12 @@ impl<R> Demuxer<R> {
             // `input_format` is a checked static description; `dict` holds only the
             // options the format context did not take (the demuxer's private ones).
             io.captured(|| unsafe {
-                ffi::avformat_open_input(&mut raw, ptr::null(), input_format, dict.as_mut_ptr())
+                ffi::avformat_open_input(
+                    &mut raw,
+                    url.as_ref().map_or(ptr::null(), |u| u.as_ptr()),
+                    input_format,
+                    dict.as_mut_ptr(),
+                )
             })
         };
         let Some(fmt) = NonNull::new(raw) else {
@@ -340,6 +436,7 @@ impl<R> Demuxer<R> {
         // From here on `demuxer`'s Drop closes the input, whatever happens.
         let mut demuxer = Demuxer {
             fmt: InputContext(fmt),
+            opener,
             io,
             watch,
             peeked: None,
@@ -775,11 +872,18 @@ impl<R> Demuxer<R> {
 
     /// Closes the input and gives your reader back.
     pub fn into_inner(self) -> R {
-        let Demuxer { fmt, io, .. } = self;
-        drop(fmt); // before the AVIOContext it reads through
+        let Demuxer {
+            fmt, opener, io, ..
+        } = self;
+        drop(fmt); // before the registry and the AVIOContext it reads through
+        drop(opener);
         io.into_inner()
     }
 }
+
+/// The name (`AVFormatContext.url`) of an input opened with an opener. The name has no
+/// scheme and no directory, so names relative to it reach the opener unchanged.
+const INPUT_NAME: &std::ffi::CStr = c"ffio-input";
 
 /// Owns an open input `AVFormatContext` and closes it on drop.
 struct InputContext(NonNull<ffi::AVFormatContext>);
@@ -1021,6 +1125,7 @@ unsafe fn walk_mov_boxes(
 unsafe fn check_input_format(
     format: *const ffi::AVInputFormat,
     whitelist: *const std::os::raw::c_char,
+    opener: bool,
 ) -> Result<()> {
     // SAFETY: per the contract; FFmpeg's names are static C strings.
     let (name, flags) = unsafe { (CStr::from_ptr((*format).name), (*format).flags) };
@@ -1030,5 +1135,5 @@ unsafe fn check_input_format(
         let list = unsafe { CStr::from_ptr(whitelist) };
         list.to_string_lossy().into_owned()
     });
-    crate::confine::check_input_format(&name, flags, whitelist.as_deref())
+    crate::confine::check_input_format(&name, flags, whitelist.as_deref(), opener)
 }

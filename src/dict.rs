@@ -30,14 +30,26 @@ impl Dictionary {
         Ok(dict)
     }
 
-    /// Sets `key` to `value`, replacing an earlier value (`av_dict_set`).
+    /// Sets `key` to `value`, replacing what it held.
     pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let key = c_string(key, "option name")?;
         let value = c_string(value, "option value")?;
-        // SAFETY: `self.raw` is null or a dictionary we own; key and value are valid
-        // NUL-terminated strings that av_dict_set copies (no DONT_STRDUP flags).
+        // SAFETY: as in `from_pairs`.
         let ret = unsafe { ffi::av_dict_set(&mut self.raw, key.as_ptr(), value.as_ptr(), 0) };
-        check("av_dict_set", ret).map(|_| ())
+        check("av_dict_set", ret).map(drop)
+    }
+
+    /// The value of `key`, if set.
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        let key = CString::new(key).ok()?;
+        // SAFETY: `self.raw` is null or a valid dictionary; `key` a valid C string.
+        let entry = unsafe { ffi::av_dict_get(self.raw, key.as_ptr(), ptr::null(), 0) };
+        if entry.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null entry has a valid value string owned by the dictionary.
+        let value = unsafe { CStr::from_ptr((*entry).value) };
+        Some(value.to_string_lossy().into_owned())
     }
 
     /// The pointer to hand to FFmpeg functions taking `AVDictionary **`.

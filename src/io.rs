@@ -458,6 +458,10 @@ pub struct CustomIo<S> {
     /// FFmpeg's log lines during the current call (see `crate::capture`); boxed so its
     /// address stays put while the call runs.
     capture: Box<Capture>,
+    /// The contexts an opener made for this one's format context (`crate::opener`), whose
+    /// callbacks' errors and panics [`after_call`](Self::after_call) collects as if they
+    /// were this context's own. Set by `link`; the owner keeps it alive while linked.
+    linked: Option<NonNull<dyn Linked>>,
     /// `CustomIo` owns an `S` (through `state`).
     _owns: PhantomData<S>,
 }
@@ -590,6 +594,7 @@ impl<S> CustomIo<S> {
                 if writing { "writer" } else { "reader" },
                 NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ))),
+            linked: None,
             _owns: PhantomData,
         };
         let seekable = matches!(
@@ -786,6 +791,91 @@ impl<S> CustomIo<S> {
         (init.buffer, init.size, init.start, init.end) = (ptr::null(), 0, 0, 0);
     }
 
+    /// Links the contexts an opener makes for this context's format context: from now on
+    /// [`after_call`](Self::after_call) reports their callbacks' errors and panics as this
+    /// context's own (a panic also poisons this context).
+    ///
+    /// # Safety
+    /// `linked` must stay valid, and be touched by nothing else while an ffio call runs
+    /// `after_call`, until this context is dropped or linked again.
+    pub(crate) unsafe fn link(&mut self, linked: NonNull<dyn Linked>) {
+        self.linked = Some(linked);
+    }
+
+    /// Takes what this context's callbacks reported and nobody collected yet.
+    pub(crate) fn take_reports(&mut self) -> Reports {
+        let state = self.state_mut();
+        Reports {
+            error: state.error.take(),
+            panic: state.panic.take(),
+        }
+    }
+
+    /// `true` if a callback of this context reported an error or a panic not yet taken.
+    pub(crate) fn has_reports(&self) -> bool {
+        let state = self.state_ref();
+        state.error.is_some() || state.panic.is_some()
+    }
+
+    /// Makes `reports` this context's own: the first error and panic are kept, and a
+    /// panic poisons the context.
+    fn adopt(&mut self, reports: Reports) {
+        let state = self.state_mut();
+        if let Some(payload) = reports.panic {
+            state.poisoned = true;
+            if state.panic.is_none() {
+                state.panic = Some(payload);
+            } else {
+                // The first panic is what is resumed.
+                discard_payload(payload);
+            }
+        }
+        if let Some(error) = reports.error {
+            if state.error.is_none() {
+                state.error = Some(error);
+            }
+        }
+    }
+
+    /// The cancellation state of this context, to share with the contexts opened for it.
+    pub(crate) fn interrupt(&self) -> std::sync::Arc<Interrupt> {
+        self.state_ref().interrupt.clone()
+    }
+
+    /// Makes this context obey `interrupt` (its parent's) instead of its own.
+    pub(crate) fn set_interrupt(&mut self, interrupt: std::sync::Arc<Interrupt>) {
+        self.state_mut().interrupt = interrupt;
+    }
+
+    /// For a context FFmpeg closes (`io_close2`): flushes FFmpeg's write buffer into the
+    /// writer and the writer itself, leaving any failure in the reports. Returns 0 or
+    /// FFmpeg's error code. Does nothing for readers.
+    ///
+    /// Must be called from within an FFmpeg call of the owner (or with no FFmpeg call
+    /// running): it runs this context's callbacks.
+    pub(crate) fn flush_for_close(&mut self) -> c_int
+    where
+        S: Write,
+    {
+        if !self.is_writer() {
+            return 0;
+        }
+        let ctx = self.ctx.as_ptr();
+        // SAFETY: `ctx` is a valid writing context; avio_flush only calls our trampolines,
+        // which reach the state through `opaque` while we hold no reference to it.
+        let latched = unsafe {
+            ffi::avio_flush(ctx);
+            (*ctx).error
+        };
+        if latched < 0 {
+            return latched;
+        }
+        match self.state_mut().run(true, |w| w.flush()) {
+            Ok(()) => 0,
+            Err(code) => code,
+        }
+    }
+
     /// A handle that cancels this context's object, or gives it a deadline, from any
     /// thread; see [`CancelHandle`].
     pub fn cancel_handle(&self) -> CancelHandle {
@@ -833,6 +923,15 @@ impl<S> CustomIo<S> {
     /// The checks of [`call`](Self::call) after FFmpeg returned `ret`.
     #[inline]
     pub(crate) fn after_call(&mut self, call: &'static str, ret: c_int) -> Result<c_int> {
+        if let Some(mut linked) = self.linked {
+            // SAFETY: `link`'s contract: the linked contexts outlive this link, and FFmpeg
+            // is not running, so no callback holds a reference to them.
+            let linked = unsafe { linked.as_mut() };
+            if linked.pending() {
+                let reports = linked.take();
+                self.adopt(reports);
+            }
+        }
         // SAFETY: `ctx` is valid; FFmpeg is not running (f has returned).
         let latched = unsafe { (*self.ctx.as_ptr()).error };
         let state = self.state_ref();
@@ -993,6 +1092,168 @@ impl<S> fmt::Debug for CustomIo<S> {
             .field("poisoned", &self.is_poisoned())
             .finish_non_exhaustive()
     }
+}
+
+/// What a context's callbacks reported and nobody has collected yet.
+#[derive(Default)]
+pub(crate) struct Reports {
+    /// The first `io::Error` user code returned.
+    pub(crate) error: Option<io::Error>,
+    /// A panic payload caught in user code.
+    pub(crate) panic: Option<Box<dyn Any + Send + 'static>>,
+}
+
+impl Reports {
+    /// Keeps the first error and the first panic of `self` and `other`.
+    pub(crate) fn merge(&mut self, other: Reports) {
+        if self.panic.is_none() {
+            self.panic = other.panic;
+        } else if let Some(payload) = other.panic {
+            // The first panic is what is resumed.
+            discard_payload(payload);
+        }
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+    }
+
+    /// `true` if nothing was reported.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.error.is_none() && self.panic.is_none()
+    }
+}
+
+/// Drops a panic payload that will not be resumed. Its `Drop` could panic in turn: that
+/// is caught, and only that second payload is leaked.
+pub(crate) fn discard_payload(payload: Box<dyn Any + Send + 'static>) {
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+}
+
+/// Contexts linked to a main one (see [`CustomIo::link`]): the opener's registry.
+pub(crate) trait Linked {
+    /// `true` if something was reported since the last [`take`](Linked::take).
+    fn pending(&self) -> bool;
+    /// Everything reported since the last call.
+    fn take(&mut self) -> Reports;
+}
+
+/// A reader over the stream of a reading-and-writing [`CustomIo`] with a position of its
+/// own: FFmpeg's second context on one output (faststart's `ff_format_shift_data` reads the
+/// output back while it rewrites it). Each read seeks the shared stream to this reader's
+/// position, reads, and seeks back to where the writing context left it.
+///
+/// Holds a pointer to the main context's state; it is only read through while the main
+/// context's owner runs an FFmpeg call (the reader's context is one of its opened contexts),
+/// one callback at a time, and after a panic in the stream it refuses.
+#[derive(Clone)]
+pub(crate) struct SharedReader {
+    state: NonNull<c_void>,
+    pos: u64,
+    read: unsafe fn(NonNull<c_void>, u64, &mut [u8]) -> io::Result<usize>,
+    size: unsafe fn(NonNull<c_void>) -> io::Result<u64>,
+}
+
+// SAFETY: a SharedReader only reaches the state of the CustomIo<S> it was made from, which
+// is owned by the same Muxer (moved with it; `S: Send` is required where it is made), and
+// only during that Muxer's `&mut self` calls.
+unsafe impl Send for SharedReader {}
+
+impl<S: Read + Write + Seek + Send> CustomIo<S> {
+    /// A [`SharedReader`] over this context's stream.
+    ///
+    /// # Safety
+    /// The reader may only be used while this context is alive, from callbacks of an FFmpeg
+    /// call made through this context's [`call`](Self::call).
+    pub(crate) unsafe fn shared_reader(&self) -> SharedReader {
+        SharedReader {
+            state: self.state.cast(),
+            pos: 0,
+            read: shared_read::<S>,
+            size: shared_size::<S>,
+        }
+    }
+}
+
+impl Read for SharedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: the contract of `shared_reader`: the state is alive and no other
+        // reference to it exists while this callback runs.
+        let n = unsafe { (self.read)(self.state, self.pos, buf) }?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SharedReader {
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek out of range");
+        let pos = match target {
+            SeekFrom::Start(pos) => Some(pos),
+            SeekFrom::Current(delta) => self.pos.checked_add_signed(delta),
+            // SAFETY: as in `read`.
+            SeekFrom::End(delta) => unsafe { (self.size)(self.state) }?.checked_add_signed(delta),
+        };
+        self.pos = pos.ok_or_else(invalid)?;
+        Ok(self.pos)
+    }
+}
+
+/// Sets the main context poisoned if user code unwinds through a shared read.
+struct PoisonOnUnwind<'a>(&'a mut bool);
+
+impl Drop for PoisonOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            *self.0 = true;
+        }
+    }
+}
+
+/// [`SharedReader`]'s read: at `pos`, then back to the writer's position.
+///
+/// # Safety
+/// `state` must be the live state of a `CustomIo<S>` that nothing else references now.
+unsafe fn shared_read<S: Read + Seek>(
+    state: NonNull<c_void>,
+    pos: u64,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    // SAFETY: per the contract.
+    let State {
+        stream, poisoned, ..
+    } = unsafe { state.cast::<State<S>>().as_mut() };
+    if *poisoned {
+        return Err(io::Error::other("the output stream panicked earlier"));
+    }
+    let _guard = PoisonOnUnwind(poisoned);
+    let here = retry_interrupted(|| stream.stream_position())?;
+    retry_interrupted(|| stream.seek(SeekFrom::Start(pos)))?;
+    let read = retry_interrupted(|| stream.read(buf));
+    let back = retry_interrupted(|| stream.seek(SeekFrom::Start(here)));
+    let n = read?;
+    back?;
+    Ok(n)
+}
+
+/// [`SharedReader`]'s size: the stream's end, leaving its position alone.
+///
+/// # Safety
+/// As for [`shared_read`].
+unsafe fn shared_size<S: Read + Seek>(state: NonNull<c_void>) -> io::Result<u64> {
+    // SAFETY: per the contract.
+    let State {
+        stream, poisoned, ..
+    } = unsafe { state.cast::<State<S>>().as_mut() };
+    if *poisoned {
+        return Err(io::Error::other("the output stream panicked earlier"));
+    }
+    let _guard = PoisonOnUnwind(poisoned);
+    let here = retry_interrupted(|| stream.stream_position())?;
+    let end = retry_interrupted(|| stream.seek(SeekFrom::End(0)));
+    retry_interrupted(|| stream.seek(SeekFrom::Start(here)))?;
+    end
 }
 
 /// Frees an AVIOContext and its current buffer.

@@ -49,6 +49,7 @@ mod limits;
 mod log;
 mod metadata;
 mod mux;
+mod opener;
 mod packet;
 mod properties;
 mod side_data;
@@ -67,6 +68,7 @@ pub use limits::set_max_alloc;
 pub use log::{set_log_level, LogLevel};
 pub use metadata::{Disposition, TagIter, Tags};
 pub use mux::{CodecParameters, FinishError, Muxer};
+pub use opener::{OpenMode, Opened, Opener, ReadSeek, WriteSeek};
 pub use packet::{Packet, PacketFlags};
 pub use properties::{
     ChromaLocation, ColorPrimaries, ColorRange, ColorSpace, ColorTransfer, FieldOrder, PixelFormat,

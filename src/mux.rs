@@ -2,7 +2,7 @@
 
 use std::ffi::CStr;
 use std::fmt;
-use std::io::{Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::ptr::{self, NonNull};
 
 use ffmpeg_sys_next as ffi;
@@ -10,6 +10,7 @@ use ffmpeg_sys_next as ffi;
 use crate::dict::{c_string, Dictionary};
 use crate::error::{check, Error, Result};
 use crate::io::CustomIo;
+use crate::opener::{CoreConfig, CoreOwner, Opener, SharedOpener};
 use crate::packet::Packet;
 use crate::stream::{stream_at, MediaType, Rational, Stream};
 
@@ -188,10 +189,18 @@ impl fmt::Debug for CodecParameters {
 /// panics. `Muxer<W>` is `Send` when `W` is; it is not `Sync`, as every operation needs
 /// `&mut self`.
 pub struct Muxer<W> {
-    /// Declared before `io`: fields drop in order, so the format context is freed before
-    /// the AVIOContext it points to.
+    /// Declared before `opener` and `io`: fields drop in order, so the format context is
+    /// freed before the registry it may still close contexts through and the AVIOContext
+    /// it points to.
     fmt: OutputContext,
+    /// The registry of contexts opened through `io_open` (an opener, faststart's second
+    /// pass), if the muxer may open any.
+    opener: Option<CoreOwner>,
     io: CustomIo<W>,
+    /// The output can be read back: options that re-open it (faststart) are allowed.
+    readable: bool,
+    /// For muxers writing files of their own: the scheme their names are given under.
+    file_scheme: Option<&'static str>,
     header_written: bool,
     /// The output streams' time bases, fixed once the header is written.
     time_bases: Vec<Rational>,
@@ -240,7 +249,7 @@ impl<W> Muxer<W> {
                 name: format.to_owned(),
             });
         }
-        Self::with_format(io, oformat)
+        Self::with_format(io, oformat, None)
     }
 
     /// A muxer for the format FFmpeg associates with `file_name`'s extension
@@ -255,10 +264,56 @@ impl<W> Muxer<W> {
                 name: file_name.to_owned(),
             });
         }
-        Self::with_format(io, oformat)
+        Self::with_format(io, oformat, None)
     }
 
-    fn with_format(io: CustomIo<W>, oformat: *const ffi::AVOutputFormat) -> Result<Self> {
+    /// Lets FFmpeg open further files through `opener` (`io_open`), for formats that ask
+    /// for more than their main output; see [`Opener`]. Must be called before
+    /// [`write_header`](Self::write_header). Formats that write only files of their own
+    /// (`hls`, `dash`, `segment`, `image2`) are made with [`Muxer::to_opener`] instead.
+    ///
+    /// Without an opener (the default), every such request is refused.
+    pub fn with_opener(mut self, opener: impl Opener + 'static) -> Result<Self> {
+        if self.header_written {
+            return Err(Error::InvalidArgument(
+                "the opener must be set before write_header".into(),
+            ));
+        }
+        self.attach(CoreConfig {
+            opener: Some(SharedOpener::new(opener)),
+            ..CoreConfig::default()
+        });
+        Ok(self)
+    }
+
+    /// Installs the registry, or updates the existing one with `config`'s opener.
+    fn attach(&mut self, config: CoreConfig) {
+        if let Some(core) = &mut self.opener {
+            if let Some(opener) = config.opener {
+                core.set_opener(opener);
+            }
+            return;
+        }
+        let attach_pb = !self.raw().pb.is_null();
+        // SAFETY: `fmt` is our valid, idle output context; the owner is stored in `self`,
+        // whose field order drops it after `fmt` and before `io`, and it is never replaced.
+        let core =
+            unsafe { CoreOwner::attach(self.fmt.0.as_ptr(), config, &mut self.io, attach_pb) };
+        self.opener = Some(core);
+    }
+
+    /// How many files opened through the opener FFmpeg has not closed yet.
+    pub fn open_files(&self) -> usize {
+        self.opener
+            .as_ref()
+            .map_or(0, |core| core.get().open_count())
+    }
+
+    fn with_format(
+        io: CustomIo<W>,
+        oformat: *const ffi::AVOutputFormat,
+        files: Option<(&str, SharedOpener)>,
+    ) -> Result<Self> {
         if !io.is_writer() {
             return Err(Error::InvalidArgument(
                 "a Muxer needs a writing CustomIo, not a reader".into(),
@@ -267,10 +322,21 @@ impl<W> Muxer<W> {
         // SAFETY: `oformat` is a valid static muxer description.
         let (flags, name) = unsafe { ((*oformat).flags, CStr::from_ptr((*oformat).name)) };
         let name = name.to_string_lossy();
-        if flags & ffi::AVFMT_NOFILE != 0 {
+        let nofile = flags & ffi::AVFMT_NOFILE != 0;
+        if nofile && files.is_none() {
             return Err(Error::FormatRefused {
                 format: name.into_owned(),
-                reason: "this muxer writes files by itself and cannot write through custom I/O"
+                reason: "this muxer writes files of its own, by name: make it with \
+                         Muxer::to_opener, whose Opener turns each name into a writer"
+                    .into(),
+            });
+        }
+        if !nofile && files.is_some() {
+            return Err(Error::FormatRefused {
+                format: name.into_owned(),
+                reason: "this muxer writes one output stream: make it with Muxer::to_writer, \
+                         to_seekable_writer or to_seekable_stream (add an opener with \
+                         Muxer::with_opener if it asks for further files)"
                     .into(),
             });
         }
@@ -282,11 +348,33 @@ impl<W> Muxer<W> {
                     .into(),
             });
         }
+        if nofile && !name.split(',').any(|n| FILE_MUXERS.contains(&n)) {
+            return Err(Error::FormatRefused {
+                format: name.into_owned(),
+                reason: "this muxer creates directories, renames or deletes files by itself; \
+                         ffio supports hls, dash, segment, stream_segment and image2"
+                    .into(),
+            });
+        }
+        let scheme = if name == "dash" {
+            DASH_SCHEME
+        } else {
+            FILE_SCHEME
+        };
+        let url = match &files {
+            Some((name, _)) => Some(c_string(&format!("{scheme}{name}"), "file name")?),
+            None => None,
+        };
         let mut raw = ptr::null_mut();
-        // SAFETY: `raw` is an out-pointer; `oformat` is valid; no file name is given, so
-        // nothing is opened.
+        // SAFETY: `raw` is an out-pointer; `oformat` is valid; the file name (if any) is
+        // only copied into the context's `url` (the format is given), nothing is opened.
         let ret = unsafe {
-            ffi::avformat_alloc_output_context2(&mut raw, oformat, ptr::null(), ptr::null())
+            ffi::avformat_alloc_output_context2(
+                &mut raw,
+                oformat,
+                ptr::null(),
+                url.as_ref().map_or(ptr::null(), |u| u.as_ptr()),
+            )
         };
         check("avformat_alloc_output_context2", ret)?;
         let fmt = NonNull::new(raw).ok_or_else(|| {
@@ -294,18 +382,33 @@ impl<W> Muxer<W> {
         })?;
         let fmt = OutputContext(fmt);
         // SAFETY: `fmt` is a fresh output context we own. Its `pb` is our context, which
-        // avformat_free_context never frees; confinement makes FFmpeg open nothing more.
+        // avformat_free_context never frees (muxers writing files of their own get none);
+        // confinement makes FFmpeg open nothing more, until an opener is attached.
         unsafe {
-            (*fmt.0.as_ptr()).pb = io.as_ptr();
+            if !nofile {
+                (*fmt.0.as_ptr()).pb = io.as_ptr();
+            }
             (*fmt.0.as_ptr()).interrupt_callback = io.interrupt_callback();
             crate::confine::confine(fmt.0.as_ptr())?;
         }
-        Ok(Muxer {
+        let mut muxer = Muxer {
             fmt,
+            opener: None,
             io,
+            readable: false,
+            file_scheme: None,
             header_written: false,
             time_bases: Vec::new(),
-        })
+        };
+        if let Some((_, opener)) = files {
+            muxer.file_scheme = Some(scheme);
+            muxer.attach(CoreConfig {
+                opener: Some(opener),
+                prefix: Some(scheme),
+                ..CoreConfig::default()
+            });
+        }
+        Ok(muxer)
     }
 
     fn raw(&self) -> &ffi::AVFormatContext {
@@ -386,7 +489,11 @@ impl<W> Muxer<W> {
     /// `options` are muxer or format options such as `("movflags", "frag_keyframe")`.
     /// They are checked before anything is written: one FFmpeg does not recognise gives
     /// [`Error::UnknownOptions`]. Options that would make FFmpeg open something by name
-    /// are refused (the protocol lists, `movflags` with `faststart`, however spelt).
+    /// are refused (the protocol lists; `movflags` with `faststart`, however spelt, unless
+    /// the muxer was made with [`Muxer::to_seekable_stream`]). For muxers made with
+    /// [`Muxer::to_opener`], options that would make them touch the filesystem by
+    /// themselves (`strftime_mkdir`, `atomic_writing`, …) give [`Error::InvalidOption`]
+    /// naming the option, before anything is opened.
     ///
     /// If FFmpeg fails here, it has torn the muxer down: the muxer is then failed, and
     /// every later call returns [`Error::Failed`] naming this error, without touching
@@ -406,6 +513,18 @@ impl<W> Muxer<W> {
             ));
         }
         self.check_options(options)?;
+        let adapted = match self.file_scheme {
+            Some(scheme) => Some(self.file_options(options, scheme)?),
+            None => None,
+        };
+        let adapted_refs: Vec<(&str, &str)>;
+        let options = match &adapted {
+            Some(list) => {
+                adapted_refs = list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                &adapted_refs[..]
+            }
+            None => options,
+        };
         let result = self.init_and_write_header(options);
         match &result {
             Ok(()) => self.header_written = true,
@@ -433,14 +552,18 @@ impl<W> Muxer<W> {
                     Error::NotSeekable {
                         call: "avformat_init_output",
                         message,
-                        remedy: SEEKABLE_REMEDY,
+                        remedy: if self.reopen_requested().is_some() {
+                            READBACK_REMEDY
+                        } else {
+                            SEEKABLE_REMEDY
+                        },
                     }
                 }
                 other => other,
             });
         }
         dict.ensure_consumed("avformat_init_output")?;
-        if let Some(reopen) = self.reopen_requested() {
+        if let Some(reopen) = self.reopen_requested().filter(|_| !self.readable) {
             return Err(Error::InvalidOption {
                 key: reopen.option.into(),
                 value: options
@@ -448,8 +571,9 @@ impl<W> Muxer<W> {
                     .find(|(k, _)| *k == reopen.option)
                     .map_or_else(String::new, |(_, v)| (*v).to_owned()),
                 message: format!(
-                    "{} makes FFmpeg re-open the output by name for a second pass, which \
-                     ffio does not allow; {}",
+                    "{} makes FFmpeg read the output back for a second pass, which needs an \
+                     output that can be read: make the muxer with Muxer::to_seekable_stream \
+                     and a Read + Write + Seek output (Cursor<Vec<u8>>, File); or {}",
                     reopen.what, reopen.remedy
                 ),
             });
@@ -470,7 +594,7 @@ impl<W> Muxer<W> {
         let Ok(io) = CustomIo::seekable_writer(std::io::Cursor::new(Vec::new())) else {
             return false;
         };
-        let Ok(mut trial) = Muxer::with_format(io, self.raw().oformat) else {
+        let Ok(mut trial) = Muxer::with_format(io, self.raw().oformat, None) else {
             return false;
         };
         for stream in (0..self.stream_count()).filter_map(|i| self.stream(i)) {
@@ -568,8 +692,11 @@ impl<W> Muxer<W> {
     /// to write the trailer.
     pub fn finish(mut self) -> Result<W, FinishError<W>> {
         let result = self.write_trailer_and_flush();
-        let Muxer { fmt, io, .. } = self;
-        drop(fmt); // before the AVIOContext it points to
+        let Muxer {
+            fmt, opener, io, ..
+        } = self;
+        drop(fmt); // before the registry and the AVIOContext it points to
+        drop(opener);
         let writer = io.into_inner();
         match result {
             Ok(()) => Ok(writer),
@@ -631,6 +758,83 @@ impl<W> Muxer<W> {
 }
 
 impl<W> Muxer<W> {
+    /// The options of a muxer writing files of its own, made safe: names given in options
+    /// go under ffio's scheme (so FFmpeg never takes them for local files), hls gets
+    /// `method=PUT` (so its deletes come through the opener), and options that make the
+    /// muxer touch the filesystem by itself anyway are refused, naming the option. The
+    /// values are read back from a trial context, so every spelling of a flag counts.
+    fn file_options(
+        &self,
+        options: &[(&str, &str)],
+        scheme: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let format = self
+            .format_name()
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let mut out: Vec<(String, String)> = options
+            .iter()
+            .map(|(k, v)| {
+                let named = NAME_OPTIONS.contains(&(&*format, *k));
+                let value = if named && !v.contains("://") {
+                    format!("{scheme}{v}")
+                } else {
+                    (*v).to_owned()
+                };
+                ((*k).to_owned(), value)
+            })
+            .collect();
+        if format == "hls" && !options.iter().any(|(k, _)| *k == "method") {
+            out.push(("method".into(), "PUT".into()));
+        }
+        // A trial context of the same muxer with these options, never initialised.
+        let mut raw = ptr::null_mut();
+        // SAFETY: `raw` is an out-pointer; the format is our muxer's static description.
+        let ret = unsafe {
+            ffi::avformat_alloc_output_context2(
+                &mut raw,
+                self.raw().oformat,
+                ptr::null(),
+                ptr::null(),
+            )
+        };
+        check("avformat_alloc_output_context2", ret)?;
+        let trial = OutputContext(NonNull::new(raw).ok_or_else(|| {
+            Error::ffmpeg("avformat_alloc_output_context2", ffi::AVERROR(libc::ENOMEM))
+        })?);
+        let mut dict = Dictionary::from_pairs(&out)?;
+        // SAFETY: the trial's priv_data is its muxer's private context (an AVClass
+        // object); av_opt_set_dict2 copies what it uses. Nothing is opened or written.
+        unsafe {
+            let priv_data = (*trial.0.as_ptr()).priv_data;
+            if !priv_data.is_null() {
+                ffi::av_opt_set_dict2(priv_data, dict.as_mut_ptr(), ffi::AV_OPT_SEARCH_CHILDREN);
+            }
+        }
+        for refused in REFUSED_FILE_OPTIONS.iter().filter(|r| r.format == format) {
+            // SAFETY: as in `option_set`.
+            if unsafe { option_set(&trial, refused.option, refused.flag) } {
+                let key = refused.option.to_string_lossy().into_owned();
+                let value = options
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or_else(String::new, |(_, v)| (*v).to_owned());
+                return Err(Error::InvalidOption {
+                    key,
+                    value,
+                    message: format!(
+                        "{} makes the {format} muxer {}, bypassing the opener; ffio does not \
+                         allow it",
+                        refused.what, refused.does
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Refuses, before FFmpeg sees them, options it would not recognise and options that
     /// would let it open resources by name.
     fn check_options(&self, options: &[(&str, &str)]) -> Result<()> {
@@ -696,7 +900,7 @@ const REOPENING_OPTIONS: &[ReopeningOption] = &[
         flag: Some(c"faststart"),
         what: "movflags=faststart",
         remedy: "write fragmented MP4 (movflags=frag_keyframe+empty_moov), or a plain MP4 \
-                 into a seekable writer",
+                 into a seekable writer without faststart",
     },
     ReopeningOption {
         option: "movflags",
@@ -728,6 +932,11 @@ const REOPENING_FORMATS: &[&str] = &["film_cpk"];
 const SEEKABLE_REMEDY: &str =
     "use a seekable writer (Write + Seek, e.g. Cursor<Vec<u8>> or File), \
      or a streamable format; for MP4, fragmented output: movflags=frag_keyframe+empty_moov";
+
+/// What to do when a muxer must read its output back (faststart) and the output cannot.
+const READBACK_REMEDY: &str =
+    "this option makes FFmpeg read the output back: use Muxer::to_seekable_stream with a \
+     Read + Write + Seek output (Cursor<Vec<u8>>, File)";
 
 /// The error of [`Muxer::finish`]: what went wrong, and your writer, given back.
 ///
@@ -794,6 +1003,303 @@ impl<W: Write + Seek> Muxer<W> {
         Self::new(CustomIo::seekable_writer(writer)?, format)
     }
 }
+
+impl<W: Read + Write + Seek + Send> Muxer<W> {
+    /// A muxer writing format `format` into `stream`, an output it can also read back (a
+    /// `File` opened for reading and writing, `Cursor<Vec<u8>>`): like
+    /// [`to_seekable_writer`](Muxer::to_seekable_writer), and options that make FFmpeg
+    /// read its output back for a second pass work too: `movflags=+faststart` (the index
+    /// moved before the media data, what web players want), `movflags=+global_sidx`,
+    /// `flvflags=+add_keyframe_index`, Matroska's `cues_to_front`.
+    ///
+    /// For the second pass FFmpeg opens the output again for reading while it rewrites
+    /// it: ffio gives it a second context on `stream` with a position of its own (each
+    /// read seeks there and back to where the writer was), so nothing is opened by name.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ffio::Error> {
+    /// # let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mp4")).unwrap();
+    /// let mut demuxer = ffio::Demuxer::from_slice(&input)?;
+    /// let out = std::io::Cursor::new(Vec::new());
+    /// let mut muxer = ffio::Muxer::to_seekable_stream(out, "mp4")?;
+    /// for stream in demuxer.streams() {
+    ///     muxer.add_stream_from(&stream)?;
+    /// }
+    /// let time_bases: Vec<_> = demuxer.streams().map(|s| s.time_base()).collect();
+    /// muxer.write_header(&[("movflags", "+faststart")])?;
+    /// while let Some(mut packet) = demuxer.read_packet()? {
+    ///     let tb = time_bases[packet.stream_index()];
+    ///     muxer.write_packet(&mut packet, tb)?;
+    /// }
+    /// let mp4 = muxer.finish()?.into_inner();
+    /// assert_eq!(&mp4[4..8], b"ftyp");
+    /// assert_eq!(&mp4[mp4[3] as usize + 4..][..4], b"moov"); // the index comes first
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn to_seekable_stream(stream: W, format: &str) -> Result<Self> {
+        let mut muxer = Self::new(CustomIo::seekable_writer(stream)?, format)?;
+        // SAFETY: the reader is used only by the context the registry opens for it, from
+        // callbacks of FFmpeg calls on this muxer, which all go through `muxer.io`; the
+        // registry is dropped before `io` (field order, and `finish`).
+        let shared = unsafe { muxer.io.shared_reader() };
+        muxer.attach(CoreConfig {
+            shared: Some(shared),
+            ..CoreConfig::default()
+        });
+        muxer.readable = true;
+        Ok(muxer)
+    }
+}
+
+impl Muxer<std::io::Sink> {
+    /// A muxer for a format that writes files of its own (`hls`, `dash`, `segment`,
+    /// `stream_segment`, `image2`), each of which FFmpeg asks `opener` for by name. `name`
+    /// is the main output's name, as you would give it to the `ffmpeg` CLI (`out.m3u8`,
+    /// `manifest.mpd`, `out%03d.ts`, `img%03d.png`): the muxer derives the other names
+    /// from it and its options, and the opener sees them as the CLI would write them
+    /// (`out0.ts`, `init.mp4`).
+    ///
+    /// Nothing touches the filesystem by itself: ffio gives FFmpeg the names under a
+    /// scheme of its own (`ffio://`, stripped before your opener sees them), so the
+    /// muxers' own renames, deletes and directory creation for local files never run;
+    /// options that would need them anyway are refused at
+    /// [`write_header`](Muxer::write_header), naming the option.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ffio::Error> {
+    /// use std::collections::HashMap;
+    /// use std::io::Write;
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// /// A writer that stores its bytes under its name when FFmpeg closes it.
+    /// struct File(String, Vec<u8>, Arc<Mutex<HashMap<String, Vec<u8>>>>);
+    /// impl Write for File {
+    ///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    ///         self.1.extend_from_slice(buf);
+    ///         Ok(buf.len())
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> {
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl Drop for File {
+    ///     fn drop(&mut self) {
+    ///         let data = std::mem::take(&mut self.1);
+    ///         self.2.lock().unwrap().insert(std::mem::take(&mut self.0), data);
+    ///     }
+    /// }
+    ///
+    /// # let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mp4")).unwrap();
+    /// let files = Arc::new(Mutex::new(HashMap::new()));
+    /// let store = files.clone();
+    /// let opener = move |name: &str, _mode: ffio::OpenMode| {
+    ///     Ok(ffio::Opened::writer(File(name.to_owned(), Vec::new(), store.clone())))
+    /// };
+    /// let mut demuxer = ffio::Demuxer::from_slice(&input)?;
+    /// let mut muxer = ffio::Muxer::to_opener(opener, "hls", "out.m3u8")?;
+    /// for stream in demuxer.streams() {
+    ///     muxer.add_stream_from(&stream)?;
+    /// }
+    /// let time_bases: Vec<_> = demuxer.streams().map(|s| s.time_base()).collect();
+    /// muxer.write_header(&[("hls_time", "1"), ("hls_playlist_type", "vod")])?;
+    /// while let Some(mut packet) = demuxer.read_packet()? {
+    ///     let tb = time_bases[packet.stream_index()];
+    ///     muxer.write_packet(&mut packet, tb)?;
+    /// }
+    /// muxer.finish()?;
+    /// let files = files.lock().unwrap();
+    /// assert!(files["out.m3u8"].starts_with(b"#EXTM3U"));
+    /// assert!(files.contains_key("out0.ts"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn to_opener(opener: impl Opener + 'static, format: &str, name: &str) -> Result<Self> {
+        let oformat = find_output_format(format)?;
+        let io = CustomIo::writer(std::io::sink())?;
+        Self::with_format(io, oformat, Some((name, SharedOpener::new(opener))))
+    }
+
+    /// The short name of the output format FFmpeg associates with `file_name`'s extension
+    /// (`av_guess_format`): `"mp4"` for `out.mp4`, `"hls"` for `out.m3u8`.
+    pub fn format_for_file_name(file_name: &str) -> Result<String> {
+        let name = c_string(file_name, "file name")?;
+        // SAFETY: `name` is a valid C string; the result is null or a static description.
+        let oformat = unsafe { ffi::av_guess_format(ptr::null(), name.as_ptr(), ptr::null()) };
+        if oformat.is_null() {
+            return Err(Error::FormatNotFound {
+                kind: "output format for file name",
+                name: file_name.to_owned(),
+            });
+        }
+        // SAFETY: a static description with a static, NUL-terminated name.
+        let short = unsafe { CStr::from_ptr((*oformat).name) };
+        Ok(short.to_string_lossy().into_owned())
+    }
+
+    /// `true` if output format `format` writes files of its own (`AVFMT_NOFILE`: `hls`,
+    /// `dash`, `segment`, `image2`): make it with [`Muxer::to_opener`]. Other formats
+    /// write one stream ([`Muxer::to_writer`], [`Muxer::to_seekable_stream`], …).
+    pub fn writes_files_of_its_own(format: &str) -> Result<bool> {
+        let oformat = find_output_format(format)?;
+        // SAFETY: a valid static muxer description.
+        Ok(unsafe { (*oformat).flags } & ffi::AVFMT_NOFILE != 0)
+    }
+}
+
+/// The muxer named `format` (its short name).
+fn find_output_format(format: &str) -> Result<*const ffi::AVOutputFormat> {
+    {
+        let c_format = c_string(format, "format name")?;
+        // SAFETY: `c_format` is a valid C string; the result is null or a static description.
+        let oformat = unsafe { ffi::av_guess_format(c_format.as_ptr(), ptr::null(), ptr::null()) };
+        if oformat.is_null() {
+            return Err(Error::FormatNotFound {
+                kind: "output format",
+                name: format.to_owned(),
+            });
+        }
+        Ok(oformat)
+    }
+}
+
+/// Muxers writing files of their own that ffio supports through an opener. The others
+/// (hds, smoothstreaming, webm_chunk, tee, fifo, rtsp, sap, …) create directories or
+/// open outputs without `io_open`.
+const FILE_MUXERS: &[&str] = &["hls", "dash", "segment", "stream_segment", "image2"];
+
+/// Options (by muxer) whose value is a file name the muxer decides by protocol whether
+/// to treat as a local file: their values are given under ffio's scheme.
+const NAME_OPTIONS: &[(&str, &str)] = &[
+    ("hls", "hls_segment_filename"),
+    ("hls", "hls_subtitle_path"),
+    ("segment", "segment_list"),
+    ("stream_segment", "segment_list"),
+];
+
+/// An option that makes a muxer touch the filesystem without the opener.
+struct RefusedFileOption {
+    format: &'static str,
+    option: &'static CStr,
+    /// For flags options, the constant; `None` for booleans.
+    flag: Option<&'static CStr>,
+    what: &'static str,
+    does: &'static str,
+}
+
+/// Read from libavformat 5.1 (hlsenc.c, dashenc.c, img2enc.c) and checked in 9.0.
+const REFUSED_FILE_OPTIONS: &[RefusedFileOption] = &[
+    RefusedFileOption {
+        format: "hls",
+        option: c"strftime_mkdir",
+        flag: None,
+        what: "strftime_mkdir",
+        does: "create directories with mkdir",
+    },
+    RefusedFileOption {
+        format: "hls",
+        option: c"http_persistent",
+        flag: None,
+        what: "http_persistent",
+        does: "reuse FFmpeg's own HTTP connections (it asserts on any other stream)",
+    },
+    RefusedFileOption {
+        format: "hls",
+        option: c"hls_flags",
+        flag: Some(c"second_level_segment_size"),
+        what: "hls_flags=second_level_segment_size",
+        does: "rename finished segments",
+    },
+    RefusedFileOption {
+        format: "hls",
+        option: c"hls_flags",
+        flag: Some(c"second_level_segment_duration"),
+        what: "hls_flags=second_level_segment_duration",
+        does: "rename finished segments",
+    },
+    // FFmpeg 5.1 writes the key file hls_enc makes through io_open, then closes it with
+    // avio_close (hlsenc.c 781), which would treat ffio's context as FFmpeg's own (fixed
+    // by 7.1: ff_format_io_close).
+    #[cfg(not(ffio_ffmpeg_7))]
+    RefusedFileOption {
+        format: "hls",
+        option: c"hls_enc",
+        flag: None,
+        what: "hls_enc",
+        does: "close the key file it writes with avio_close (FFmpeg before 7)",
+    },
+    RefusedFileOption {
+        format: "dash",
+        option: c"http_persistent",
+        flag: None,
+        what: "http_persistent",
+        does: "reuse FFmpeg's own HTTP connections (it asserts on any other stream)",
+    },
+    RefusedFileOption {
+        format: "dash",
+        option: c"single_file",
+        flag: None,
+        what: "single_file",
+        does: "open its output with avio_open2 (FFmpeg 5.1)",
+    },
+    RefusedFileOption {
+        format: "image2",
+        option: c"atomic_writing",
+        flag: None,
+        what: "atomic_writing",
+        does: "rename temporary files",
+    },
+];
+
+/// Whether `option` (or, for flags, its constant `flag`) is set in `fmt`'s muxer options.
+///
+/// # Safety
+/// `fmt` must own a valid output context.
+unsafe fn option_set(fmt: &OutputContext, option: &CStr, flag: Option<&CStr>) -> bool {
+    // SAFETY: per the contract; priv_data is null or the muxer's AVClass object, which
+    // av_opt_find and av_opt_get_int only read.
+    unsafe {
+        let priv_data = (*fmt.0.as_ptr()).priv_data;
+        if priv_data.is_null() {
+            return false;
+        }
+        let found = ffi::av_opt_find(priv_data, option.as_ptr(), ptr::null(), 0, 0);
+        if found.is_null() {
+            return false;
+        }
+        let mut value = 0i64;
+        if ffi::av_opt_get_int(priv_data, option.as_ptr(), 0, &mut value) < 0 {
+            return false;
+        }
+        match flag {
+            None => value != 0,
+            Some(flag) => {
+                // Constants belong to the option's unit (hls_flags' is "flags").
+                let unit = (*found).unit;
+                let unit = if unit.is_null() {
+                    option.as_ptr()
+                } else {
+                    unit
+                };
+                let constant = ffi::av_opt_find(priv_data, flag.as_ptr(), unit, 0, 0);
+                !constant.is_null() && value & (*constant).default_val.i64_ != 0
+            }
+        }
+    }
+}
+
+/// The scheme ffio gives dash's names: dash routes deletes (`window_size`,
+/// `remove_at_exit`) through `io_open` only for names it takes for HTTP
+/// (`ff_is_http_proto`), and otherwise calls `ffurl_delete`; with this scheme no rename
+/// or delete of local files runs either, and the `ffio` host part is stripped before the
+/// opener sees a name.
+pub(crate) const DASH_SCHEME: &str = "http://ffio/";
+
+/// The scheme of the names ffio gives muxers that write files of their own. No FFmpeg
+/// protocol has this name, so `avio_find_protocol_name` finds none and the muxers' code
+/// for local files (`file` protocol: rename from `.tmp`, `unlink`, `mkdir`) never runs;
+/// the part after `//` keeps `av_basename`/`av_dirname` giving the names the CLI would.
+pub(crate) const FILE_SCHEME: &str = "ffio://";
 
 /// Owns an output `AVFormatContext` and frees it, without writing anything more, on drop.
 struct OutputContext(NonNull<ffi::AVFormatContext>);

@@ -1,0 +1,288 @@
+//! Remuxes every stream of a media file into another container without re-encoding: what
+//! `ffmpeg -i INPUT -map 0 -c copy [-f NAME] [-KEY VALUE]... OUTPUT` does, with every file
+//! written through ffio.
+//!
+//! ```text
+//! remux [--format NAME] [--option KEY=VALUE]... INPUT OUTPUT
+//! remux in.mkv out.mp4 --option movflags=+faststart     # the index before the media data
+//! remux in.mp4 out/index.m3u8 --option hls_time=2 --option hls_playlist_type=vod
+//! remux --format mpegts in.mp4 -                        # to standard output
+//! ```
+//!
+//! INPUT is read through `std::fs::File`. The format comes from `--format` or OUTPUT's
+//! extension; options go to the muxer (`write_header`). Every output file, the main one and
+//! those a multi-file muxer (hls, dash, segment, image2) asks for, goes to an in-memory
+//! store filled through an opener; only at the end, after the muxer finished, are the files
+//! written under OUTPUT's directory, and each name and size printed. OUTPUT `-` writes a
+//! single-file format to standard output. Errors (bad input, refused options, names that
+//! would leave OUTPUT's directory) are one line on stderr and exit status 1, with nothing
+//! written.
+
+use std::collections::HashMap;
+use std::io::{self, Cursor, Seek, SeekFrom, Write};
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use ffio::{Demuxer, Muxer, OpenMode, Opened, Packet};
+
+const USAGE: &str = "usage: remux [--format NAME] [--option KEY=VALUE]... INPUT OUTPUT";
+
+struct Args {
+    format: Option<String>,
+    options: Vec<(String, String)>,
+    input: String,
+    output: String,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut format = None;
+    let mut options = Vec::new();
+    let mut paths = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--format" => format = Some(args.next().ok_or("--format needs a value")?),
+            "--option" => {
+                let value = args.next().ok_or("--option needs KEY=VALUE")?;
+                let (key, value) = value
+                    .split_once('=')
+                    .filter(|(key, _)| !key.is_empty())
+                    .ok_or_else(|| format!("--option: {value:?} is not KEY=VALUE"))?;
+                options.push((key.to_owned(), value.to_owned()));
+            }
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            "-" => paths.push(arg),
+            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}; {USAGE}")),
+            _ => paths.push(arg),
+        }
+    }
+    let [input, output]: [String; 2] = paths
+        .try_into()
+        .map_err(|_| format!("need INPUT and OUTPUT; {USAGE}"))?;
+    Ok(Args {
+        format,
+        options,
+        input,
+        output,
+    })
+}
+
+/// The output files, by name relative to OUTPUT's directory.
+type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
+/// A file being written: its bytes go into [`Files`] when FFmpeg closes it.
+struct MemoryFile {
+    name: String,
+    data: Cursor<Vec<u8>>,
+    files: Files,
+}
+
+impl Write for MemoryFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.data.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for MemoryFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.data.seek(pos)
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        let data = std::mem::take(self.data.get_mut());
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(std::mem::take(&mut self.name), data);
+        }
+    }
+}
+
+/// Serves the muxer's names: plain relative paths only, nothing that leaves OUTPUT's
+/// directory. Writes go to memory; deletes (hls `delete_segments`) remove from memory.
+struct MemoryOpener {
+    files: Files,
+}
+
+fn plain_relative(name: &str) -> io::Result<()> {
+    let path = Path::new(name);
+    let plain = !name.is_empty()
+        && !name.contains(':')
+        && path.components().all(|c| matches!(c, Component::Normal(_)));
+    if plain {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{name:?} is not a plain name under the output directory"),
+        ))
+    }
+}
+
+impl ffio::Opener for MemoryOpener {
+    fn open(&mut self, name: &str, mode: OpenMode) -> io::Result<Opened> {
+        plain_relative(name)?;
+        match mode {
+            OpenMode::Write => Ok(Opened::seekable_writer(MemoryFile {
+                name: name.to_owned(),
+                data: Cursor::new(Vec::new()),
+                files: self.files.clone(),
+            })),
+            _ => {
+                let files = self
+                    .files
+                    .lock()
+                    .map_err(|_| io::Error::other("poisoned"))?;
+                match files.get(name) {
+                    Some(data) => Ok(Opened::seekable_reader(Cursor::new(data.clone()))),
+                    None => Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("{name:?} was not written"),
+                    )),
+                }
+            }
+        }
+    }
+
+    fn delete(&mut self, name: &str) -> io::Result<()> {
+        plain_relative(name)?;
+        let mut files = self
+            .files
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?;
+        files.remove(name);
+        Ok(())
+    }
+}
+
+/// Copies every packet of `demuxer` into `muxer` and finishes it.
+fn copy_all<W: Write, R>(
+    demuxer: &mut Demuxer<R>,
+    mut muxer: Muxer<W>,
+    options: &[(&str, &str)],
+) -> ffio::Result<W> {
+    let time_bases: Vec<ffio::Rational> = demuxer.streams().map(|s| s.time_base()).collect();
+    for stream in demuxer.streams() {
+        muxer.add_stream_from(&stream)?;
+    }
+    muxer.write_header(options)?;
+    let mut packet = Packet::new();
+    while demuxer.read_packet_into(&mut packet)? {
+        let time_base = time_bases[packet.stream_index()];
+        muxer.write_packet(&mut packet, time_base)?;
+    }
+    Ok(muxer.finish()?)
+}
+
+fn run(args: &Args) -> Result<Vec<(PathBuf, usize)>, String> {
+    let to_stdout = args.output == "-";
+    let output = Path::new(&args.output);
+    let main_name = if to_stdout {
+        "-".to_owned()
+    } else {
+        output
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: not a file name", args.output))?
+            .to_owned()
+    };
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() && !to_stdout => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let format = match &args.format {
+        Some(name) => name.clone(),
+        None if to_stdout => return Err("writing to standard output needs --format".into()),
+        None => Muxer::format_for_file_name(&main_name).map_err(|e| e.chain())?,
+    };
+    let multi_file = Muxer::writes_files_of_its_own(&format).map_err(|e| e.chain())?;
+    if multi_file && to_stdout {
+        return Err(format!(
+            "{format} writes several files: give an OUTPUT name, not -"
+        ));
+    }
+    let file = std::fs::File::open(&args.input).map_err(|e| format!("{}: {e}", args.input))?;
+    let mut demuxer = Demuxer::from_seekable_reader(file)
+        .map_err(|e| format!("{}: {}", args.input, e.chain()))?;
+    let options: Vec<(&str, &str)> = args
+        .options
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let files: Files = Arc::default();
+    let opener = MemoryOpener {
+        files: files.clone(),
+    };
+    if multi_file {
+        let muxer = Muxer::to_opener(opener, &format, &main_name).map_err(|e| e.chain())?;
+        copy_all(&mut demuxer, muxer, &options).map_err(|e| e.chain())?;
+    } else {
+        // A stream that can be read back, so that faststart works too.
+        let muxer = Muxer::to_seekable_stream(Cursor::new(Vec::new()), &format)
+            .and_then(|m| m.with_opener(opener))
+            .map_err(|e| e.chain())?;
+        let data = copy_all(&mut demuxer, muxer, &options)
+            .map_err(|e| e.chain())?
+            .into_inner();
+        if to_stdout {
+            let mut stdout = io::stdout().lock();
+            stdout
+                .write_all(&data)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| format!("standard output: {e}"))?;
+            return Ok(vec![(PathBuf::from("-"), data.len())]);
+        }
+        files
+            .lock()
+            .map_err(|_| "poisoned")?
+            .insert(main_name.clone(), data);
+    }
+    let files = std::mem::take(&mut *files.lock().map_err(|_| "poisoned")?);
+    let mut names: Vec<_> = files.into_iter().collect();
+    names.sort();
+    let mut written = Vec::new();
+    for (name, data) in names {
+        let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, &data).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push((path, data.len()));
+    }
+    Ok(written)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("remux: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // FFmpeg's own messages are part of ffio's errors; keep stderr to one line.
+    // SAFETY: no other thread is running FFmpeg code yet.
+    unsafe { ffio::set_log_level(ffio::LogLevel::Quiet) };
+    match run(&args) {
+        Ok(written) => {
+            for (path, size) in written {
+                // The summary goes to stderr when the output itself is on stdout.
+                if args.output == "-" {
+                    eprintln!("{} {size}", path.display());
+                } else {
+                    println!("{} {size}", path.display());
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("remux: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
