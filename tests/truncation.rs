@@ -384,15 +384,21 @@ fn every_cut_that_loses_packets_is_reported_unless_undetectable() {
         total_c * 4 < total_b,
         "{total_c} of {total_b} cuts undetectable"
     );
-    // Each format's signal was seen.
-    for expected in [
+    // Each format's signal was seen (in the full run: memcheck's sample can miss one).
+    let expected = [
         "h264_faststart.mp4 slice: CorruptPacket",
         "h264_faststart.mp4 pipe: IndexPastEnd",
         "h264_aac.mkv slice: SegmentCutShort",
         "h264_aac.mkv pipe: SegmentCutShort",
         "h264_aac.ts slice: PartialTsPacket",
         "h264_aac.ts pipe: CorruptPacket",
-    ] {
+    ];
+    let expected = if common::under_memcheck() {
+        &[][..]
+    } else {
+        &expected[..]
+    };
+    for &expected in expected {
         assert!(
             reasons.contains(expected),
             "never saw {expected}: {reasons:?}"
