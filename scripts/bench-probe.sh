@@ -54,8 +54,8 @@ done
 } > "$out"
 for in in "${inputs[@]}"; do
   # Same streams described (codec names in order), or the timing means nothing.
-  a=$("$probe" "$in" | grep -o '"codec_name": "[^"]*"' | paste -s -d' ')
-  b=$(ffprobe -v error -of json -show_format -show_streams "$in" | grep -o '"codec_name": "[^"]*"' | paste -s -d' ')
+  a=$("$probe" "$in" | { grep -o '"codec_name": "[^"]*"' || true; } | paste -s -d' ')
+  b=$(ffprobe -v error -of json -show_format -show_streams "$in" | { grep -o '"codec_name": "[^"]*"' || true; } | paste -s -d' ')
   [ "$a" = "$b" ] || { echo "bench-probe: $in: probe says $a, ffprobe $b" >&2; exit 1; }
   : > "$tmp/p"; : > "$tmp/f"; : > "$tmp/pc"; : > "$tmp/fc"
   for _ in $(seq "$rounds"); do

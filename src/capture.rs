@@ -86,6 +86,7 @@ impl Capture {
     }
 
     /// Forgets the lines of the previous call.
+    #[cfg_attr(ffio_no_capture, allow(dead_code))]
     #[inline]
     pub(crate) fn clear(&mut self) {
         if !self.lines.is_empty() {
@@ -242,8 +243,18 @@ pub unsafe extern "C" fn forward_to_ffio(
 /// # Safety
 /// Called by FFmpeg with a valid log context (or null), a format and its `va_list`.
 unsafe extern "C" fn callback(avcl: *mut c_void, level: c_int, fmt: *const c_char, vl: VaList) {
-    let capture = CURRENT.try_with(Cell::get).unwrap_or(ptr::null_mut());
-    let captured = !capture.is_null() && (level & 0xff) <= ffi::AV_LOG_WARNING;
+    // The hot path: FFmpeg's demuxers log at trace and debug level for every packet.
+    // Those are never captured, so unless they are printed nothing else is looked at.
+    let wanted = (level & 0xff) <= ffi::AV_LOG_WARNING;
+    if !wanted && !forwarded(level) {
+        return;
+    }
+    let capture = if wanted {
+        CURRENT.try_with(Cell::get).unwrap_or(ptr::null_mut())
+    } else {
+        ptr::null_mut()
+    };
+    let captured = !capture.is_null();
     if !captured && !forwarded(level) {
         return;
     }
