@@ -329,11 +329,18 @@ impl<R> Demuxer<R> {
             // through our callbacks and keeps what it read in `pb`'s buffer
             // (ffio_rewind_with_probe_data), so the open below starts from byte 0, exactly
             // as avformat_open_input's own probe would.
+            // With an opener the input has a name (see INPUT_NAME), which FFmpeg >= 7's
+            // hls probe requires; without one, none.
+            let url = if options.opener.is_some() {
+                INPUT_NAME.as_ptr()
+            } else {
+                ptr::null()
+            };
             let probed = io.call("avformat_open_input", || unsafe {
                 ffi::av_probe_input_buffer2(
                     pb,
                     &mut input_format,
-                    ptr::null(),
+                    url,
                     raw.cast(),
                     0,
                     (*raw).format_probesize as std::os::raw::c_uint,
@@ -881,9 +888,13 @@ impl<R> Demuxer<R> {
     }
 }
 
-/// The name (`AVFormatContext.url`) of an input opened with an opener. The name has no
-/// scheme and no directory, so names relative to it reach the opener unchanged.
-const INPUT_NAME: &std::ffi::CStr = c"ffio-input";
+/// The name (`AVFormatContext.url`, and the probe's file name) of an input opened with an
+/// opener. It has no scheme and no directory, so names relative to it reach the opener
+/// unchanged, and a playlist's extension: since FFmpeg 7 the hls demuxer is probed only
+/// for names ending in `.m3u8` or `.m3u` ("Not detecting m3u8/hls with non standard
+/// extension"). Other formats are probed by their content as before (an extension only
+/// scores below any content match).
+const INPUT_NAME: &std::ffi::CStr = c"ffio-input.m3u8";
 
 /// Owns an open input `AVFormatContext` and closes it on drop.
 struct InputContext(NonNull<ffi::AVFormatContext>);
