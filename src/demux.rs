@@ -324,11 +324,6 @@ impl<R> Demuxer<R> {
         let mut watch = Watch::new(options.strict);
         if input_format.is_null() {
             let pb = io.as_ptr();
-            // SAFETY: `pb` is our reading context and `raw` the format context it will
-            // belong to (a logging context here); a null URL is allowed. The probe reads
-            // through our callbacks and keeps what it read in `pb`'s buffer
-            // (ffio_rewind_with_probe_data), so the open below starts from byte 0, exactly
-            // as avformat_open_input's own probe would.
             // With an opener the input has a name (see INPUT_NAME), which FFmpeg >= 7's
             // hls probe requires; without one, none.
             let url = if options.opener.is_some() {
@@ -336,6 +331,11 @@ impl<R> Demuxer<R> {
             } else {
                 ptr::null()
             };
+            // SAFETY: `pb` is our reading context and `raw` the format context it will
+            // belong to (a logging context here); `url` is null or a static C string. The
+            // probe reads through our callbacks and keeps what it read in `pb`'s buffer
+            // (ffio_rewind_with_probe_data), so the open below starts from byte 0, exactly
+            // as avformat_open_input's own probe would.
             let probed = io.call("avformat_open_input", || unsafe {
                 ffi::av_probe_input_buffer2(
                     pb,
