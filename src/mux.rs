@@ -255,15 +255,7 @@ impl<W> Muxer<W> {
     /// A muxer for the format FFmpeg associates with `file_name`'s extension
     /// (`av_guess_format`): `"out.mkv"` gives Matroska. Nothing is opened by that name.
     pub fn for_file_name(io: CustomIo<W>, file_name: &str) -> Result<Self> {
-        let name = c_string(file_name, "file name")?;
-        // SAFETY: `name` is a valid C string; the result is null or a static description.
-        let oformat = unsafe { ffi::av_guess_format(ptr::null(), name.as_ptr(), ptr::null()) };
-        if oformat.is_null() {
-            return Err(Error::FormatNotFound {
-                kind: "output format for file name",
-                name: file_name.to_owned(),
-            });
-        }
+        let oformat = guess_format_for_file_name(file_name)?;
         Self::with_format(io, oformat, None)
     }
 
@@ -928,6 +920,21 @@ const REOPENING_OPTIONS: &[ReopeningOption] = &[
 /// Output formats that always re-open their output by name (besides `AVFMT_NOFILE` ones).
 const REOPENING_FORMATS: &[&str] = &["film_cpk"];
 
+/// The output format FFmpeg associates with `file_name`'s extension (`av_guess_format`);
+/// nothing is opened by that name.
+fn guess_format_for_file_name(file_name: &str) -> Result<*const ffi::AVOutputFormat> {
+    let name = c_string(file_name, "file name")?;
+    // SAFETY: `name` is a valid C string; the result is null or a static description.
+    let oformat = unsafe { ffi::av_guess_format(ptr::null(), name.as_ptr(), ptr::null()) };
+    if oformat.is_null() {
+        return Err(Error::FormatNotFound {
+            kind: "output format for file name",
+            name: file_name.to_owned(),
+        });
+    }
+    Ok(oformat)
+}
+
 /// What to do when a muxer needs to seek and the writer cannot.
 const SEEKABLE_REMEDY: &str =
     "use a seekable writer (Write + Seek, e.g. Cursor<Vec<u8>> or File), \
@@ -1123,15 +1130,7 @@ impl Muxer<std::io::Sink> {
     /// The short name of the output format FFmpeg associates with `file_name`'s extension
     /// (`av_guess_format`): `"mp4"` for `out.mp4`, `"hls"` for `out.m3u8`.
     pub fn format_for_file_name(file_name: &str) -> Result<String> {
-        let name = c_string(file_name, "file name")?;
-        // SAFETY: `name` is a valid C string; the result is null or a static description.
-        let oformat = unsafe { ffi::av_guess_format(ptr::null(), name.as_ptr(), ptr::null()) };
-        if oformat.is_null() {
-            return Err(Error::FormatNotFound {
-                kind: "output format for file name",
-                name: file_name.to_owned(),
-            });
-        }
+        let oformat = guess_format_for_file_name(file_name)?;
         // SAFETY: a static description with a static, NUL-terminated name.
         let short = unsafe { CStr::from_ptr((*oformat).name) };
         Ok(short.to_string_lossy().into_owned())
