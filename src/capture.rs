@@ -243,12 +243,31 @@ pub unsafe extern "C" fn forward_to_ffio(
 /// # Safety
 /// Called by FFmpeg with a valid log context (or null), a format and its `va_list`.
 unsafe extern "C" fn callback(avcl: *mut c_void, level: c_int, fmt: *const c_char, vl: VaList) {
-    // The hot path: FFmpeg's demuxers log at trace and debug level for every packet.
-    // Those are never captured, so unless they are printed nothing else is looked at.
+    // The hot path: FFmpeg's demuxers log at trace and debug level for every packet
+    // (the mov demuxer ~4 messages per packet). Those are never captured, so unless they
+    // are printed nothing else is looked at, and this function stays small enough to
+    // need no stack frame: everything else is in `not_dropped`, out of line.
     let wanted = (level & 0xff) <= ffi::AV_LOG_WARNING;
     if !wanted && !forwarded(level) {
         return;
     }
+    // SAFETY: FFmpeg's own arguments, passed on unchanged (this function's contract).
+    unsafe { not_dropped(avcl, level, fmt, vl, wanted) }
+}
+
+/// The rest of [`callback`], for a message that is captured or printed.
+///
+/// # Safety
+/// As for [`callback`].
+#[cold]
+#[inline(never)]
+unsafe fn not_dropped(
+    avcl: *mut c_void,
+    level: c_int,
+    fmt: *const c_char,
+    vl: VaList,
+    wanted: bool,
+) {
     let capture = if wanted {
         CURRENT.try_with(Cell::get).unwrap_or(ptr::null_mut())
     } else {
