@@ -101,21 +101,7 @@ fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
 
 /// The top-level MP4 boxes of `data`, or `None` if it does not end at a box boundary.
 fn mp4_boxes(data: &[u8]) -> Option<Vec<String>> {
-    let mut boxes = Vec::new();
-    let mut pos = 0usize;
-    while pos < data.len() {
-        let head = data.get(pos..pos + 8)?;
-        let mut size = u32::from_be_bytes(head[..4].try_into().unwrap()) as usize;
-        if size == 1 {
-            size = u64::from_be_bytes(data.get(pos + 8..pos + 16)?.try_into().unwrap()) as usize;
-        }
-        if size < 8 {
-            return None;
-        }
-        boxes.push(String::from_utf8_lossy(&head[4..8]).into_owned());
-        pos = pos.checked_add(size)?;
-    }
-    (pos == data.len()).then_some(boxes)
+    common::containers::mp4_boxes(data).map(|b| b.into_iter().map(|(name, _)| name).collect())
 }
 
 #[test]
@@ -206,8 +192,7 @@ fn ebml_id(data: &[u8]) -> u32 {
 #[test]
 fn live_matroska_arrives_one_cluster_per_chunk() {
     quiet();
-    const EBML: u32 = 0x1A45_DFA3;
-    const CLUSTER: u32 = 0x1F43_B675;
+    use common::containers::{CLUSTER, EBML};
     // bitexact: otherwise every run writes a new random SegmentUID.
     let options = [("live", "1"), ("fflags", "+bitexact")];
     let (chunks, batched, _) = chunks_and_batched("matroska", &[0, 1], &options);

@@ -33,6 +33,7 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+pub mod containers;
 pub mod json;
 
 /// Every fixture FFmpeg reads completely, in every container and codec the suite covers.
