@@ -399,3 +399,33 @@ fn a_failing_chunk_writer_gives_its_own_error() {
         Err(Error::Failed { .. })
     ));
 }
+
+#[test]
+fn batched_fragmented_mp4_keeps_every_box_whole() {
+    quiet();
+    // movenc patches each moof's sizes by seeking back inside FFmpeg's buffer. Batches
+    // much smaller than the output make many moofs straddle a batch boundary; each must
+    // still come out whole, the same bytes as the chunk writer's. (The buffer must hold
+    // the largest box FFmpeg patches, here the 1.2 kB moov, as in FFmpeg itself.)
+    let flags = [("movflags", "frag_every_frame+empty_moov")];
+    let (chunks, _, _) = chunks_and_batched("mp4", &[0, 1], &flags);
+    let whole = concat(&chunks);
+    for size in [2048, 4096, 8192] {
+        let io = CustomIo::builder()
+            .buffer_size(size)
+            .writer(Vec::new())
+            .unwrap();
+        let muxer = Muxer::new(io, "mp4").unwrap();
+        let (muxer, _) = remux_into(muxer, &[0, 1], &flags, &Cell::new(0));
+        let batched = muxer.finish().unwrap();
+        assert!(
+            batched.len() > 10 * size,
+            "{size}: {} bytes, not enough batches",
+            batched.len()
+        );
+        let boxes = mp4_boxes(&batched)
+            .unwrap_or_else(|| panic!("{size}-byte batches: a box size is wrong"));
+        assert!(boxes.iter().filter(|b| *b == "moof").count() > 50, "{size}");
+        assert_same_bytes(&format!("{size}-byte batches"), &batched, &whole);
+    }
+}
