@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::rc::Rc;
 
-use common::{fixture_bytes, quiet};
+use common::{assert_same_bytes, fixture_bytes, quiet};
 use ffio::{Chunk, ChunkKind, CustomIo, Demuxer, Error, Muxer, Packet, Rational};
 
 #[derive(Clone, Debug)]
@@ -85,18 +85,6 @@ fn chunks_and_batched(
 
 fn concat(chunks: &[Got]) -> Vec<u8> {
     chunks.iter().flat_map(|c| c.data.iter().copied()).collect()
-}
-
-/// Asserts two outputs are byte-identical, naming the first difference (not the bytes).
-fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
-    if got != want {
-        let at = got.iter().zip(want).position(|(a, b)| a != b);
-        panic!(
-            "{what}: {} bytes vs {} batched, first difference at {at:?}",
-            got.len(),
-            want.len()
-        );
-    }
 }
 
 /// The top-level MP4 boxes of `data`, or `None` if it does not end at a box boundary.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::containers::{matroska_elements, mp4_boxes, CLUSTER, EBML};
-use common::{example, fixture, quiet};
+use common::{assert_same_bytes, example, fixture, quiet};
 
 /// A fresh, empty directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -142,6 +142,18 @@ impl Traced {
     }
 }
 
+/// Asserts `out` is a failure: exit status 1 and one line on stderr that starts with
+/// `starts` and contains `says`.
+fn assert_one_line_error(what: &str, out: &Output, starts: &str, says: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr:?}");
+    assert!(
+        stderr.starts_with(starts) && stderr.contains(says),
+        "{what}: {stderr}"
+    );
+}
+
 /// The output of the same remux without `--live` / `--chunk`, into a file.
 fn plain_run(dir: &Path, args: &[&str]) -> Vec<u8> {
     let mut all = args.to_vec();
@@ -153,18 +165,6 @@ fn plain_run(dir: &Path, args: &[&str]) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::read(dir.join("plain.out")).unwrap()
-}
-
-/// Asserts two outputs are byte-identical, naming the first difference (not the bytes).
-fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
-    if got != want {
-        let at = got.iter().zip(want).position(|(a, b)| a != b);
-        panic!(
-            "{what}: {} bytes vs {}, first difference at {at:?}",
-            got.len(),
-            want.len()
-        );
-    }
 }
 
 #[test]
@@ -399,13 +399,8 @@ fn a_reader_that_goes_away_is_one_line_and_exit_1() {
         stdout.read_exact(&mut start).unwrap();
         drop(stdout);
         let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
-        assert!(
-            stderr.starts_with("remux: standard output: ") && stderr.contains("Broken pipe"),
-            "{args:?}: {stderr}"
-        );
+        let what = format!("{args:?}");
+        assert_one_line_error(&what, &out, "remux: standard output: ", "Broken pipe");
     }
 }
 
@@ -473,14 +468,8 @@ fn live_and_chunk_errors_are_one_line_and_write_nothing() {
     for (what, args, says) in cases {
         let dir = scratch("errors");
         let out = run_remux(args, &dir);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert_one_line_error(what, &out, "remux: ", says);
         assert!(out.stdout.is_empty(), "{what}");
-        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr:?}");
-        assert!(
-            stderr.starts_with("remux: ") && stderr.contains(says),
-            "{what}: {stderr}"
-        );
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
         assert!(left.is_empty(), "{what}: wrote {left:?}");
     }
@@ -516,13 +505,7 @@ fn a_file_that_cannot_grow_is_removed_after_the_error() {
         })
     };
     let out = command.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
-    assert!(
-        stderr.starts_with("remux: ./out.ts: ") && stderr.contains("File too large"),
-        "{stderr}"
-    );
+    assert_one_line_error("EFBIG", &out, "remux: ./out.ts: ", "File too large");
     assert!(out.stdout.is_empty());
     assert!(!dir.join("out.ts").exists(), "the partial file is removed");
 }

@@ -770,3 +770,16 @@ impl<R: Seek> Seek for InterruptingReader<R> {
         self.inner.seek(pos)
     }
 }
+
+/// Asserts two outputs are byte-identical, naming the sizes and the first difference (not
+/// the bytes, which can be megabytes).
+pub fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
+    if got != want {
+        let at = got.iter().zip(want).position(|(a, b)| a != b);
+        panic!(
+            "{what}: {} bytes vs {} expected, first difference at {at:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
