@@ -3,10 +3,12 @@
 //! written through ffio.
 //!
 //! ```text
-//! remux [--format NAME] [--option KEY=VALUE]... INPUT OUTPUT
+//! remux [--format NAME] [--option KEY=VALUE]... [--live] [--chunk N] INPUT OUTPUT
 //! remux in.mkv out.mp4 --option movflags=+faststart     # the index before the media data
 //! remux in.mp4 out/index.m3u8 --option hls_time=2 --option hls_playlist_type=vod
 //! remux --format mpegts in.mp4 -                        # to standard output
+//! remux --live --format mp4 --option movflags=frag_keyframe+empty_moov in.mp4 -
+//! remux --chunk 1316 --format mpegts in.mp4 - | socat -b1316 - UDP-SENDTO:host:1234
 //! ```
 //!
 //! INPUT is read through `std::fs::File`. The format comes from `--format` or OUTPUT's
@@ -17,20 +19,55 @@
 //! single-file format to standard output. Errors (bad input, refused options, names that
 //! would leave OUTPUT's directory) are one line on stderr and exit status 1, with nothing
 //! written.
+//!
+//! `--live` and `--chunk N` stream a single-file format instead: the output leaves as the
+//! muxer makes it, each chunk in one `write(2)` on standard output (not through Rust's
+//! line-buffered `Stdout`) or on OUTPUT (created at the first write, and removed again if
+//! the run fails and it is a regular file; a FIFO works too). The summary adds how many
+//! chunks went out and in how many `write(2)` calls.
+//!
+//! * `--live`: marker-aware writes (`Muxer::to_chunk_writer`): the header (an MP4 init
+//!   segment, Matroska's EBML header and tracks), every fragment (`moof` + `mdat`) or
+//!   cluster and the trailer each go out whole, as soon as the muxer finished them.
+//!   Formats without markers go out as each packet produced them: MPEG-TS in whole
+//!   188-byte packets. As in the library, nothing is switched on behind your back: MP4
+//!   needs fragmenting `movflags` (e.g. `frag_keyframe+empty_moov`; without them the
+//!   error names that remedy), and Matroska/WebM take `--option live=1` if wanted.
+//! * `--chunk N`: every write is a multiple of N bytes (1316 = 7 × 188 makes MPEG-TS
+//!   datagrams for UDP or SRT), but the last, which carries the remainder at the end;
+//!   nothing is lost or padded. Without `--live` the muxer's output is batched (256 KiB)
+//!   before it is cut; `--chunk 1` is that batched stream without alignment. With
+//!   `--live`, every packet's output leaves at once, in multiples of N (what is left over
+//!   waits for the next packet).
+//!
+//! `--live` or `--chunk` with a format that writes several files (hls, dash, …) is an
+//! error, as is `--chunk` with anything but a whole number from 1 up. A write that fails
+//! mid-stream (a reader that went away: `EPIPE`, as Rust ignores `SIGPIPE`) ends the run
+//! with one line naming the output and exit status 1.
 
 use std::collections::HashMap;
 use std::io::{self, Cursor, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use ffio::{Demuxer, Muxer, OpenMode, Opened, Packet};
+use ffio::{CustomIo, Demuxer, Muxer, OpenMode, Opened, Packet};
 
-const USAGE: &str = "usage: remux [--format NAME] [--option KEY=VALUE]... INPUT OUTPUT";
+#[path = "common/fd_out.rs"]
+mod fd_out;
+use fd_out::{FdOut, Progress};
+
+const USAGE: &str =
+    "usage: remux [--format NAME] [--option KEY=VALUE]... [--live] [--chunk N] INPUT OUTPUT";
 
 struct Args {
     format: Option<String>,
     options: Vec<(String, String)>,
+    /// Marker-aware writes, streamed.
+    live: bool,
+    /// Writes in multiples of this many bytes, streamed.
+    chunk: Option<usize>,
     input: String,
     output: String,
 }
@@ -38,6 +75,8 @@ struct Args {
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut format = None;
     let mut options = Vec::new();
+    let mut live = false;
+    let mut chunk = None;
     let mut paths = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -51,6 +90,15 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                     .ok_or_else(|| format!("--option: {value:?} is not KEY=VALUE"))?;
                 options.push((key.to_owned(), value.to_owned()));
             }
+            "--live" => live = true,
+            "--chunk" => {
+                let value = args.next().ok_or("--chunk needs a number of bytes")?;
+                match value.parse::<usize>() {
+                    Ok(0) => return Err("--chunk must be at least 1 byte".into()),
+                    Ok(n) => chunk = Some(n),
+                    Err(_) => return Err(format!("--chunk: {value:?} is not a number of bytes")),
+                }
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             "-" => paths.push(arg),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}; {USAGE}")),
@@ -63,6 +111,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     Ok(Args {
         format,
         options,
+        live,
+        chunk,
         input,
         output,
     })
@@ -161,7 +211,7 @@ impl ffio::Opener for MemoryOpener {
 }
 
 /// Copies every packet of `demuxer` into `muxer` and finishes it.
-fn copy_all<W: Write, R>(
+fn copy_all<W, R>(
     demuxer: &mut Demuxer<R>,
     mut muxer: Muxer<W>,
     options: &[(&str, &str)],
@@ -179,7 +229,8 @@ fn copy_all<W: Write, R>(
     Ok(muxer.finish()?)
 }
 
-fn run(args: &Args) -> Result<Vec<(PathBuf, usize)>, String> {
+/// Muxes as `args` say; returns the summary, a line per file written (name, size).
+fn run(args: &Args) -> Result<Vec<String>, String> {
     let to_stdout = args.output == "-";
     let output = Path::new(&args.output);
     let main_name = if to_stdout {
@@ -201,6 +252,12 @@ fn run(args: &Args) -> Result<Vec<(PathBuf, usize)>, String> {
         None => Muxer::format_for_file_name(&main_name).map_err(|e| e.chain())?,
     };
     let multi_file = Muxer::writes_files_of_its_own(&format).map_err(|e| e.chain())?;
+    let streamed = args.live || args.chunk.is_some();
+    if multi_file && streamed {
+        return Err(format!(
+            "{format} writes several files: --live and --chunk are for one output stream"
+        ));
+    }
     if multi_file && to_stdout {
         return Err(format!(
             "{format} writes several files: give an OUTPUT name, not -"
@@ -214,6 +271,23 @@ fn run(args: &Args) -> Result<Vec<(PathBuf, usize)>, String> {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    if streamed {
+        let (out, shown) = if to_stdout {
+            (FdOut::stdout(), PathBuf::from("-"))
+        } else {
+            let path = dir.join(&main_name);
+            (FdOut::file(path.clone()), path)
+        };
+        let out = stream(&mut demuxer, out, &shown, args, &format, &options)?;
+        let line = format!(
+            "{} {} ({} chunks, {} writes)",
+            shown.display(),
+            out.bytes,
+            out.chunks,
+            out.writes
+        );
+        return Ok(vec![line]);
+    }
     let files: Files = Arc::default();
     let opener = MemoryOpener {
         files: files.clone(),
@@ -235,7 +309,7 @@ fn run(args: &Args) -> Result<Vec<(PathBuf, usize)>, String> {
                 .write_all(&data)
                 .and_then(|()| stdout.flush())
                 .map_err(|e| format!("standard output: {e}"))?;
-            return Ok(vec![(PathBuf::from("-"), data.len())]);
+            return Ok(vec![format!("- {}", data.len())]);
         }
         files
             .lock()
@@ -252,9 +326,47 @@ fn run(args: &Args) -> Result<Vec<(PathBuf, usize)>, String> {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
         std::fs::write(&path, &data).map_err(|e| format!("{}: {e}", path.display()))?;
-        written.push((path, data.len()));
+        written.push(format!("{} {}", path.display(), data.len()));
     }
     Ok(written)
+}
+
+/// `--live` / `--chunk`: muxes into `out` (named `shown`) as the packets come, and returns
+/// it (with its counts). A failed run removes the regular file it created; a failed write
+/// is named after the output.
+fn stream<R>(
+    demuxer: &mut Demuxer<R>,
+    out: FdOut,
+    shown: &Path,
+    args: &Args,
+    format: &str,
+    options: &[(&str, &str)],
+) -> Result<FdOut, String> {
+    let progress: Rc<Progress> = out.progress();
+    let shown = if shown == Path::new("-") {
+        "standard output".to_owned()
+    } else {
+        shown.display().to_string()
+    };
+    let result = match args.chunk {
+        None => {
+            Muxer::to_chunk_writer(out, format).and_then(|muxer| copy_all(demuxer, muxer, options))
+        }
+        Some(n) => CustomIo::builder()
+            .flush_packets(args.live)
+            .align_writes(n)
+            .writer(out)
+            .and_then(|io| Muxer::new(io, format))
+            .and_then(|muxer| copy_all(demuxer, muxer, options)),
+    };
+    result.map_err(|e| {
+        progress.remove_created();
+        if progress.write_failed() {
+            format!("{shown}: {}", e.chain())
+        } else {
+            e.chain()
+        }
+    })
 }
 
 fn main() -> ExitCode {
@@ -270,12 +382,12 @@ fn main() -> ExitCode {
     unsafe { ffio::set_log_level(ffio::LogLevel::Quiet) };
     match run(&args) {
         Ok(written) => {
-            for (path, size) in written {
+            for line in written {
                 // The summary goes to stderr when the output itself is on stdout.
                 if args.output == "-" {
-                    eprintln!("{} {size}", path.display());
+                    eprintln!("{line}");
                 } else {
-                    println!("{} {size}", path.display());
+                    println!("{line}");
                 }
             }
             ExitCode::SUCCESS

@@ -138,7 +138,11 @@ impl<F: FnMut(Chunk<'_>) -> io::Result<()>> ChunkWrite for F {
 pub(crate) struct WriteSide {
     /// Writes go out in multiples of this many bytes (1 = unaligned).
     pub(crate) align: usize,
-    /// Bytes held back until a multiple of `align` is reached (or the muxer finishes).
+    /// Plain unseekable writers: output is gathered until this many bytes are held
+    /// (0 = write at once). See `CustomIo::new` for why ffio batches, not FFmpeg.
+    pub(crate) batch: usize,
+    /// Bytes held back until `batch` and a multiple of `align` are reached (or the muxer
+    /// finishes).
     pub(crate) tail: Vec<u8>,
     /// The chunk being gathered (chunk writers).
     pub(crate) chunk: Vec<u8>,
@@ -147,9 +151,10 @@ pub(crate) struct WriteSide {
 }
 
 impl WriteSide {
-    pub(crate) fn new(align: usize) -> Self {
+    pub(crate) fn new(align: usize, batch: usize) -> Self {
         WriteSide {
             align,
+            batch,
             tail: Vec::new(),
             chunk: Vec::new(),
             kind: ChunkKind::Unknown,
@@ -157,8 +162,14 @@ impl WriteSide {
         }
     }
 
-    /// How many bytes of `tail ++ data` go out now: the largest multiple of `align`.
-    pub(crate) fn aligned_len(&self, data: &[u8]) -> usize {
-        (self.tail.len() + data.len()) / self.align * self.align
+    /// How many bytes of `tail ++ data` go out now: none below `batch`, else the largest
+    /// multiple of `align`.
+    pub(crate) fn ready_len(&self, data: &[u8]) -> usize {
+        let total = self.tail.len() + data.len();
+        if total < self.batch {
+            0
+        } else {
+            total / self.align * self.align
+        }
     }
 }

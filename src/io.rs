@@ -213,7 +213,10 @@ pub struct CustomIoBuilder {
 impl CustomIoBuilder {
     /// Sets the size of the `av_malloc`'d buffer FFmpeg reads into or writes from, in bytes
     /// (1 to [`MAX_BUFFER_SIZE`]). It is also the most a read callback is asked for and, for
-    /// writers, the size of the batches handed to the writer.
+    /// writers, the size of the batches handed to the writer (unseekable writers: every
+    /// write but the last holds at least this much, less any alignment remainder, and
+    /// under twice as much). It must hold the largest box or element a muxer patches
+    /// after writing it (an MP4 `moov` or `moof`), as in FFmpeg itself.
     ///
     /// Defaults: [`DEFAULT_READ_BUFFER_SIZE`] for readers, [`DEFAULT_WRITE_BUFFER_SIZE`] for
     /// writers.
@@ -525,6 +528,16 @@ impl<S> CustomIo<S> {
         hooks: Hooks<S>,
     ) -> Result<Self> {
         capture::install();
+        // Unseekable plain writers gather a buffer's worth before writing, in ffio rather
+        // than by raising FFmpeg's `min_packet_size`: muxers patch box and element sizes
+        // by seeking back inside FFmpeg's buffer (movenc's moof), which fails once the
+        // buffer filled up and was written out in the middle of the box, leaving a size
+        // of 0 and the patch bytes in the stream. Flushing at every packet, as FFmpeg
+        // does by default, keeps each packet's output in the buffer until it is complete.
+        let batch = match mode {
+            Mode::Write { seekable: false } if !flush_packets => buffer_size as usize,
+            _ => 0,
+        };
         let state = Box::new(State {
             stream,
             error: None,
@@ -534,7 +547,7 @@ impl<S> CustomIo<S> {
             size_unknown: false,
             bytes_read: 0,
             interrupt: Interrupt::new(),
-            write: WriteSide::new(hooks.align.max(1)),
+            write: WriteSide::new(hooks.align.max(1), batch),
             read_init: ReadInit {
                 ctx: ptr::null(),
                 buffer: ptr::null(),
@@ -610,9 +623,10 @@ impl<S> CustomIo<S> {
                 // the stream as unseekable.
                 ctx.seekable = 0;
             }
-            if writing && !flush_packets {
+            if writing && !flush_packets && seekable {
                 // Flush points (after every muxed packet) only flush once this much is
                 // buffered: with the whole buffer, output goes out in full-buffer batches.
+                // (Unseekable writers batch in ffio instead: see `batch` above.)
                 ctx.min_packet_size = buffer_size;
             }
             // Chunk writers: FFmpeg calls this instead of write_packet, with the marker.
@@ -847,8 +861,8 @@ impl<S> CustomIo<S> {
         self.state_mut().interrupt = interrupt;
     }
 
-    /// For a context FFmpeg closes (`io_close2`): flushes FFmpeg's write buffer into the
-    /// writer and the writer itself, leaving any failure in the reports. Returns 0 or
+    /// For a context FFmpeg closes (`io_close2`): flushes FFmpeg's write buffer and the
+    /// held-back batch into the writer, and the writer itself, leaving any failure in the reports. Returns 0 or
     /// FFmpeg's error code. Does nothing for readers.
     ///
     /// Must be called from within an FFmpeg call of the owner (or with no FFmpeg call
@@ -870,7 +884,12 @@ impl<S> CustomIo<S> {
         if latched < 0 {
             return latched;
         }
-        match self.state_mut().run(true, |w| w.flush()) {
+        // What the writer side holds back (a batch), then the writer's own flush.
+        let flushed = match self.finish {
+            Some(finish) => finish(self.state_mut()),
+            None => self.state_mut().run(true, |w| w.flush()),
+        };
+        match flushed {
             Ok(()) => 0,
             Err(code) => code,
         }
@@ -1364,27 +1383,28 @@ unsafe extern "C" fn write_trampoline<W: Write>(
     let Some(buf) = (unsafe { buffer_ref(buf, size) }) else {
         return ffi::AVERROR(libc::EINVAL);
     };
-    let align = state.write.align;
-    let result = if align <= 1 {
+    let result = if state.write.align <= 1 && state.write.batch == 0 {
         state.run(true, |w| w.write_all(buf))
     } else {
-        // Only multiples of `align` go out; the rest waits in `tail` (fewer than `align`
-        // bytes) for the next write or the finish.
-        let n = state.write.aligned_len(buf);
+        // Output waits in `tail` until a batch is full; then the largest multiple of
+        // `align` goes out in one write, and the rest (fewer than `align` bytes) waits for
+        // the next write or the finish.
+        let n = state.write.ready_len(buf);
         if n == 0 {
             state.write.tail.extend_from_slice(buf);
             return size;
         }
         let mut tail = std::mem::take(&mut state.write.tail);
-        let from_buf = n - tail.len();
         let result = if tail.is_empty() {
-            state.run(true, |w| w.write_all(&buf[..n]))
+            let result = state.run(true, |w| w.write_all(&buf[..n]));
+            tail.extend_from_slice(&buf[n..]);
+            result
         } else {
-            tail.extend_from_slice(&buf[..from_buf]);
-            state.run(true, |w| w.write_all(&tail))
+            tail.extend_from_slice(buf);
+            let result = state.run(true, |w| w.write_all(&tail[..n]));
+            tail.drain(..n);
+            result
         };
-        tail.clear();
-        tail.extend_from_slice(&buf[from_buf..]);
         state.write.tail = tail;
         result
     };

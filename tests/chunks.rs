@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::rc::Rc;
 
-use common::{fixture_bytes, quiet};
+use common::{assert_same_bytes, fixture_bytes, quiet};
 use ffio::{Chunk, ChunkKind, CustomIo, Demuxer, Error, Muxer, Packet, Rational};
 
 #[derive(Clone, Debug)]
@@ -87,35 +87,9 @@ fn concat(chunks: &[Got]) -> Vec<u8> {
     chunks.iter().flat_map(|c| c.data.iter().copied()).collect()
 }
 
-/// Asserts two outputs are byte-identical, naming the first difference (not the bytes).
-fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
-    if got != want {
-        let at = got.iter().zip(want).position(|(a, b)| a != b);
-        panic!(
-            "{what}: {} bytes vs {} batched, first difference at {at:?}",
-            got.len(),
-            want.len()
-        );
-    }
-}
-
 /// The top-level MP4 boxes of `data`, or `None` if it does not end at a box boundary.
 fn mp4_boxes(data: &[u8]) -> Option<Vec<String>> {
-    let mut boxes = Vec::new();
-    let mut pos = 0usize;
-    while pos < data.len() {
-        let head = data.get(pos..pos + 8)?;
-        let mut size = u32::from_be_bytes(head[..4].try_into().unwrap()) as usize;
-        if size == 1 {
-            size = u64::from_be_bytes(data.get(pos + 8..pos + 16)?.try_into().unwrap()) as usize;
-        }
-        if size < 8 {
-            return None;
-        }
-        boxes.push(String::from_utf8_lossy(&head[4..8]).into_owned());
-        pos = pos.checked_add(size)?;
-    }
-    (pos == data.len()).then_some(boxes)
+    common::containers::mp4_boxes(data).map(|b| b.into_iter().map(|(name, _)| name).collect())
 }
 
 #[test]
@@ -206,8 +180,7 @@ fn ebml_id(data: &[u8]) -> u32 {
 #[test]
 fn live_matroska_arrives_one_cluster_per_chunk() {
     quiet();
-    const EBML: u32 = 0x1A45_DFA3;
-    const CLUSTER: u32 = 0x1F43_B675;
+    use common::containers::{CLUSTER, EBML};
     // bitexact: otherwise every run writes a new random SegmentUID.
     let options = [("live", "1"), ("fflags", "+bitexact")];
     let (chunks, batched, _) = chunks_and_batched("matroska", &[0, 1], &options);
@@ -413,4 +386,34 @@ fn a_failing_chunk_writer_gives_its_own_error() {
         muxer.write_packet(&mut packet, time_bases[0]),
         Err(Error::Failed { .. })
     ));
+}
+
+#[test]
+fn batched_fragmented_mp4_keeps_every_box_whole() {
+    quiet();
+    // movenc patches each moof's sizes by seeking back inside FFmpeg's buffer. Batches
+    // much smaller than the output make many moofs straddle a batch boundary; each must
+    // still come out whole, the same bytes as the chunk writer's. (The buffer must hold
+    // the largest box FFmpeg patches, here the 1.2 kB moov, as in FFmpeg itself.)
+    let flags = [("movflags", "frag_every_frame+empty_moov")];
+    let (chunks, _, _) = chunks_and_batched("mp4", &[0, 1], &flags);
+    let whole = concat(&chunks);
+    for size in [2048, 4096, 8192] {
+        let io = CustomIo::builder()
+            .buffer_size(size)
+            .writer(Vec::new())
+            .unwrap();
+        let muxer = Muxer::new(io, "mp4").unwrap();
+        let (muxer, _) = remux_into(muxer, &[0, 1], &flags, &Cell::new(0));
+        let batched = muxer.finish().unwrap();
+        assert!(
+            batched.len() > 10 * size,
+            "{size}: {} bytes, not enough batches",
+            batched.len()
+        );
+        let boxes = mp4_boxes(&batched)
+            .unwrap_or_else(|| panic!("{size}-byte batches: a box size is wrong"));
+        assert!(boxes.iter().filter(|b| *b == "moof").count() > 50, "{size}");
+        assert_same_bytes(&format!("{size}-byte batches"), &batched, &whole);
+    }
 }

@@ -33,6 +33,7 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+pub mod containers;
 pub mod json;
 
 /// Every fixture FFmpeg reads completely, in every container and codec the suite covers.
@@ -767,5 +768,18 @@ impl<R: Seek> Seek for InterruptingReader<R> {
             ));
         }
         self.inner.seek(pos)
+    }
+}
+
+/// Asserts two outputs are byte-identical, naming the sizes and the first difference (not
+/// the bytes, which can be megabytes).
+pub fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
+    if got != want {
+        let at = got.iter().zip(want).position(|(a, b)| a != b);
+        panic!(
+            "{what}: {} bytes vs {} expected, first difference at {at:?}",
+            got.len(),
+            want.len()
+        );
     }
 }
