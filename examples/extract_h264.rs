@@ -85,6 +85,12 @@ struct Counting<W> {
     bytes: u64,
 }
 
+impl<W> Counting<W> {
+    fn new(inner: W) -> Self {
+        Self { inner, bytes: 0 }
+    }
+}
+
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
@@ -97,6 +103,14 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
+/// The h264 muxer never seeks; this is here for the type (the count would only be of the
+/// bytes written, not the size, if it did).
+impl<W: Seek> Seek for Counting<W> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
 fn builder(args: &Args) -> CustomIoBuilder {
     let builder = CustomIo::builder();
     match args.buffer_size {
@@ -105,11 +119,12 @@ fn builder(args: &Args) -> CustomIoBuilder {
     }
 }
 
-/// Copies the first video stream of `input` into `output` as raw H.264.
+/// Copies the first video stream of `input` as raw H.264 into the writing context that
+/// `output` makes from a builder.
 fn extract<R: Read + Seek, W: Write>(
     args: &Args,
     input: R,
-    output: W,
+    output: impl FnOnce(CustomIoBuilder) -> ffio::Result<CustomIo<Counting<W>>>,
 ) -> Result<(u64, u64), String> {
     let io = builder(args)
         .seekable_reader(input)
@@ -133,13 +148,7 @@ fn extract<R: Read + Seek, W: Write>(
         .keep_streams(&[video_index])
         .map_err(|e| e.chain())?;
 
-    let io = builder(args)
-        .flush_packets(args.flush_packets)
-        .writer(Counting {
-            inner: output,
-            bytes: 0,
-        })
-        .map_err(|e| e.chain())?;
+    let io = output(builder(args).flush_packets(args.flush_packets)).map_err(|e| e.chain())?;
     let mut muxer = Muxer::new(io, "h264").map_err(|e| e.chain())?;
     let video = demuxer.stream(video_index).ok_or("video stream vanished")?;
     muxer.add_stream_from(&video).map_err(|e| e.chain())?;
@@ -190,11 +199,15 @@ fn run() -> Result<(), String> {
 /// Runs the extraction from `input` into the output named on the command line.
 fn to_output<R: Read + Seek>(args: &Args, input: R) -> Result<(u64, u64), String> {
     if args.output == "-" {
-        return extract(args, input, io::stdout().lock());
+        let stdout = Counting::new(io::stdout().lock());
+        return extract(args, input, |b| b.writer(stdout));
     }
     let path = &args.output;
     let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
-    extract(args, input, file).inspect_err(|_| {
+    // A file can seek, and saying so lets FFmpeg gather full-buffer batches in its own
+    // buffer; an unseekable writer (standard output) gets them from ffio, at the cost of
+    // one more copy of the output (see CustomIoBuilder::buffer_size).
+    extract(args, input, |b| b.seekable_writer(Counting::new(file))).inspect_err(|_| {
         // Leave no partial output behind.
         let _ = std::fs::remove_file(path);
     })
