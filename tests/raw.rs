@@ -11,10 +11,14 @@ use common::json::{self, Json};
 use common::{fixture, fixture_bytes, quiet, READABLE};
 use ffio::sys;
 
+/// Per packet: its stream index and its side data entries, each a type name and the
+/// typed values of the two types the fixtures carry.
+type PacketSideData = Vec<(usize, Vec<(String, Vec<i64>)>)>;
+
 /// `ffprobe -show_entries packet=stream_index:packet_side_data -of json` as, per packet,
 /// `(stream index, [(type name, fields)])`, the fields being the typed values ffprobe
 /// prints for the two types the fixtures carry.
-fn ffprobe_side_data(path: &Path) -> Vec<(usize, Vec<(String, Vec<i64>)>)> {
+fn ffprobe_side_data(path: &Path) -> PacketSideData {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -63,7 +67,7 @@ fn ffprobe_side_data(path: &Path) -> Vec<(usize, Vec<(String, Vec<i64>)>)> {
 }
 
 /// The same description of every packet ffio reads, from its side data accessors.
-fn ffio_side_data(bytes: &[u8]) -> Vec<(usize, Vec<(String, Vec<i64>)>)> {
+fn ffio_side_data(bytes: &[u8]) -> PacketSideData {
     let mut demuxer = ffio::Demuxer::from_slice(bytes).unwrap();
     let mut packets = Vec::new();
     while let Some(packet) = demuxer.read_packet().unwrap() {
