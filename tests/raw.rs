@@ -5,11 +5,22 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::json::{self, Json};
-use common::{fixture, fixture_bytes, quiet, READABLE};
+use common::{fixture, fixture_bytes, quiet, run_ffprobe, ProbeInput, READABLE};
 use ffio::sys;
+
+/// What `ffprobe ARGS PATH` prints on stdout; panics if it fails.
+fn ffprobe(args: &[&str], path: &Path) -> String {
+    let out = run_ffprobe(args, path, ProbeInput::File);
+    assert!(
+        out.success,
+        "ffprobe failed on {}: {}",
+        path.display(),
+        out.stderr
+    );
+    out.stdout
+}
 
 /// Per packet: its stream index and its side data entries, each a type name and the
 /// typed values of the two types the fixtures carry.
@@ -19,20 +30,15 @@ type PacketSideData = Vec<(usize, Vec<(String, Vec<i64>)>)>;
 /// `(stream index, [(type name, fields)])`, the fields being the typed values ffprobe
 /// prints for the two types the fixtures carry.
 fn ffprobe_side_data(path: &Path) -> PacketSideData {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "packet=stream_index:packet_side_data",
-            "-of",
-            "json",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe must be installed (scripts/setup.sh installs it)");
-    assert!(out.status.success(), "ffprobe failed on {}", path.display());
-    let doc = json::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let args = [
+        "-v",
+        "error",
+        "-show_entries",
+        "packet=stream_index:packet_side_data",
+        "-of",
+        "json",
+    ];
+    let doc = json::parse(&ffprobe(&args, path)).unwrap();
     let int = |entry: &Json, key: &str| entry.get(key).and_then(Json::as_i64).unwrap();
     doc.get("packets")
         .unwrap()
@@ -153,22 +159,17 @@ fn added_side_data_reads_back_and_is_copied() {
 
 /// The flags of every packet of stream 0, as ffprobe prints them (`K__`).
 fn ffprobe_flags(path: &Path) -> Vec<String> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "0",
-            "-show_entries",
-            "packet=flags",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe must be installed");
-    assert!(out.status.success(), "ffprobe failed on {}", path.display());
-    String::from_utf8_lossy(&out.stdout)
+    let args = [
+        "-v",
+        "error",
+        "-select_streams",
+        "0",
+        "-show_entries",
+        "packet=flags",
+        "-of",
+        "csv=p=0",
+    ];
+    ffprobe(&args, path)
         .lines()
         .map(|l| l.trim().to_owned())
         .filter(|l| !l.is_empty())
@@ -248,23 +249,18 @@ fn flag_setters_round_trip_through_a_muxer() {
 
 /// `ffprobe -count_frames` for the first video stream.
 fn ffprobe_video_frames(path: &Path) -> u64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "default=nw=1:nk=1",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe must be installed");
-    assert!(out.status.success(), "ffprobe failed on {}", path.display());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let args = [
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-count_frames",
+        "-show_entries",
+        "stream=nb_read_frames",
+        "-of",
+        "default=nw=1:nk=1",
+    ];
+    let text = ffprobe(&args, path);
     let first = text.lines().next().unwrap_or_default().trim().to_owned();
     first
         .parse()

@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::example;
+use common::{example, run_ffprobe, ProbeInput};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -57,21 +57,18 @@ fn ffmpeg(args: &[&str]) -> Output {
 /// `(pixel format, duration in seconds)` of the first video stream, if ffprobe finds one
 /// with a known pixel format.
 fn ffprobe_video(path: &Path) -> Option<(String, f64)> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=pix_fmt:format=duration",
-            "-of",
-            "default=nw=1",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe must be installed");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let args = [
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=pix_fmt:format=duration",
+        "-of",
+        "default=nw=1",
+    ];
+    // Files ffprobe cannot read at all (garbage, a cut header) have no video stream.
+    let text = run_ffprobe(&args, path, ProbeInput::File).stdout;
     let value = |key: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
