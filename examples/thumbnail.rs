@@ -288,10 +288,17 @@ impl Frame {
         let header = format!("P6\n{width} {height}\n255\n");
         let mut out = vec![0u8; header.len() + width * height * 3];
         out[..header.len()].copy_from_slice(header.as_bytes());
-        let dst = [out[header.len()..].as_mut_ptr()];
-        let stride = [w * 3];
+        // sws_scale reads four destination planes and strides (packed RGB uses the first).
+        let dst = [
+            out[header.len()..].as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        ];
+        let stride = [w * 3, 0, 0, 0];
         // SAFETY: the source planes and strides are the frame's, of the size the context
-        // was made for; `dst` has `h` rows of `w * 3` bytes after the header.
+        // was made for; `dst` and `stride` have the four entries sws_scale reads, the
+        // first pointing at `h` rows of `w * 3` bytes after the header.
         let ret = unsafe {
             sys::sws_scale(
                 sws.0.as_ptr(),

@@ -574,6 +574,14 @@ mod tests {
         assert!(packet.is_key() && packet.is_discard() && !packet.is_corrupt());
         packet.set_key(false);
         assert_eq!(packet.raw().flags, ffi::AV_PKT_FLAG_DISCARD);
+        packet.set_corrupt(true);
+        assert_eq!(
+            packet.raw().flags,
+            ffi::AV_PKT_FLAG_DISCARD | ffi::AV_PKT_FLAG_CORRUPT
+        );
+        packet.set_corrupt(false);
+        packet.set_discard(false);
+        assert!(packet.flags().is_empty());
         packet.set_flags(PacketFlags::from_bits_retain(0x102));
         assert!(packet.is_corrupt());
         assert_eq!(
