@@ -434,7 +434,8 @@ impl<W> Muxer<W> {
     /// ```
     /// # let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mp4")).unwrap();
     /// use ffio::sys;
-    /// let demuxer = ffio::Demuxer::from_slice(&input)?;
+    /// let mut demuxer = ffio::Demuxer::from_slice(&input)?;
+    /// let time_base = demuxer.stream(0).unwrap().time_base();
     /// let mut muxer = ffio::Muxer::to_writer(Vec::new(), "matroska")?;
     /// muxer.add_stream_from(&demuxer.stream(0).unwrap())?;
     /// // SAFETY: before the header, the context's metadata dictionary is ours to set;
@@ -444,6 +445,11 @@ impl<W> Muxer<W> {
     /// };
     /// assert!(ret >= 0);
     /// muxer.write_header(&[])?;
+    /// while let Some(mut packet) = demuxer.read_packet()? {
+    ///     if packet.stream_index() == 0 {
+    ///         muxer.write_packet(&mut packet, time_base)?;
+    ///     }
+    /// }
     /// let mkv = muxer.finish()?;
     /// let demuxer = ffio::Demuxer::from_slice(&mkv)?;
     /// assert_eq!(demuxer.tags().get("title").as_deref(), Some("raw"));
