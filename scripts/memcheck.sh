@@ -4,6 +4,7 @@
 #
 #   scripts/memcheck.sh            # everything
 #   scripts/memcheck.sh mux        # only test binaries whose name starts with "mux"
+#   scripts/memcheck.sh thumbnail  # tests/thumbnail.rs and the thumbnail example's runs
 #
 # Test binaries run with --test-threads=1 (one thread is much faster under valgrind).
 # Child processes (ffprobe, ffmpeg, the examples started by tests/examples.rs) are not
@@ -71,11 +72,11 @@ for entry in "${bins[@]}"; do
   run_vg "test-$name" 0 "$exe" --test-threads=1
 done
 
+ex=$PWD/target/debug/examples
+data=$PWD/tests/data
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 if [ -z "$filter" ] || [ "$filter" = examples ]; then
-  ex=$PWD/target/debug/examples
-  data=$PWD/tests/data
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
   run_vg count_frames-sample 0 "$ex/count_frames"
   run_vg count_frames-mapped 0 "$ex/count_frames" "$data/h264_aac.ts"
   run_vg count_frames-stream 0 "$ex/count_frames" --stream "$data/h264_moov_end.mp4"
@@ -110,6 +111,17 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
     --option movflags=nonsense
   run_vg remux-escaping-name 1 "$ex/remux" "$data/h264_aac.mp4" "$tmp/x.m3u8" \
     --option hls_segment_filename=../x%d.ts
+fi
+if [ -z "$filter" ] || [ "$filter" = examples ] || [ "$filter" = thumbnail ]; then
+  # thumbnail: PPM (libswscale) and raw, a seek, a 10-bit stream, and the error paths
+  # (no video, --at past the end, garbage).
+  run_vg thumbnail-ppm 0 "$ex/thumbnail" "$data/h264_aac.mp4" "$tmp/t.ppm"
+  run_vg thumbnail-raw-at 0 "$ex/thumbnail" --raw --at 1.013 "$data/h264_aac.ts" "$tmp/t.raw"
+  run_vg thumbnail-10bit 0 "$ex/thumbnail" "$data/hevc_hdr10.mp4" "$tmp/t10.ppm"
+  run_vg thumbnail-vp9-at 0 "$ex/thumbnail" --at 0.513 "$data/vp9_opus.webm" "$tmp/v.ppm"
+  run_vg thumbnail-no-video 1 "$ex/thumbnail" "$data/audio_only.m4a" "$tmp/x.ppm"
+  run_vg thumbnail-past-end 1 "$ex/thumbnail" --at 1000 "$data/h264_aac.mkv" "$tmp/x.ppm"
+  run_vg thumbnail-garbage 1 "$ex/thumbnail" "$data/random.bin" "$tmp/x.ppm"
 fi
 
 echo "memcheck: $ran runs, $failed failed"

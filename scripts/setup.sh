@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing ffio needs on a fresh Debian 12 / Ubuntu machine:
-# the FFmpeg development libraries (libavformat, libavcodec, libavutil and friends),
+# the FFmpeg development libraries (libavformat, libavcodec, libavutil and friends;
+# libswscale for examples/thumbnail),
 # pkg-config, clang + libclang (bindgen, used by ffmpeg-sys-next) and the ffmpeg/ffprobe
 # command-line tools (the tests take their expected values from them), and python3
 # (scripts/memcheck.sh reads cargo's JSON output with it).
@@ -10,6 +11,7 @@ set -euo pipefail
 packages=(
   pkg-config clang libclang-dev
   libavformat-dev libavcodec-dev libavutil-dev
+  libswscale-dev  # examples/thumbnail (a dev-dependency feature; the library does not link it)
   ffmpeg python3 strace
 )
 

@@ -538,6 +538,40 @@ impl<R> Demuxer<R> {
         unsafe { self.fmt.0.as_ref() }
     }
 
+    /// The input's `AVFormatContext`, for FFmpeg calls ffio does not wrap that only read
+    /// it: `av_dump_format`, its `chapters` and `programs`, a stream's index entries. See
+    /// [raw access](crate#raw-access) for what the caller must not do.
+    ///
+    /// Read through it only, while the borrow of the demuxer lasts (FFmpeg changes the
+    /// context only during ffio calls that take `&mut self`, which the borrow excludes);
+    /// do not keep the pointer past it.
+    ///
+    /// ```
+    /// # let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mkv")).unwrap();
+    /// let demuxer = ffio::Demuxer::from_slice(&bytes)?;
+    /// // SAFETY: a plain field read while `demuxer` is borrowed.
+    /// let chapters = unsafe { (*demuxer.as_ptr()).nb_chapters };
+    /// assert_eq!(chapters, 0);
+    /// # Ok::<(), ffio::Error>(())
+    /// ```
+    pub fn as_ptr(&self) -> *const ffi::AVFormatContext {
+        self.fmt.0.as_ptr()
+    }
+
+    /// The input's `AVFormatContext`, writable, for FFmpeg calls that need a mutable
+    /// context but do no I/O (`av_guess_frame_rate`, `avformat_match_stream_specifier`,
+    /// `av_find_best_stream` with a decoder) and for the fields a program may set on an
+    /// open input: a stream's `discard` (what [`keep_streams`](Self::keep_streams) sets),
+    /// the metadata dictionaries. Valid while the mutable borrow lasts.
+    ///
+    /// See [raw access](crate#raw-access) for what the caller must not do: in short, no
+    /// reading, seeking or probing through it (`av_read_frame`, `avformat_seek_file`,
+    /// `avformat_find_stream_info`: use this demuxer's methods), leave `pb`, `flags`,
+    /// the callbacks and the streams alone, free nothing.
+    pub fn as_mut_ptr(&mut self) -> *mut ffi::AVFormatContext {
+        self.fmt.0.as_ptr()
+    }
+
     /// The demuxer's short name, e.g. `"mov,mp4,m4a,3gp,3g2,mj2"` or `"mpegts"`.
     pub fn format_name(&self) -> &str {
         // SAFETY: an open input has a non-null `iformat` with a static, NUL-terminated name.
@@ -779,7 +813,7 @@ impl<R> Demuxer<R> {
     fn read_frame(&mut self, packet: &mut Packet) -> Result<bool> {
         packet.clear_for_reuse();
         let fmt = self.fmt.0.as_ptr();
-        let pkt = packet.as_ptr();
+        let pkt = packet.as_mut_ptr();
         let read = self.io.call("av_read_frame", || {
             // SAFETY: `fmt` is an open input, `pkt` a valid blank packet av_read_frame fills.
             unsafe { ffi::av_read_frame(fmt, pkt) }

@@ -32,6 +32,42 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Raw access
+//!
+//! For what ffio does not wrap (decoders above all), the FFmpeg structs behind its types
+//! are reachable through [`sys`] (ffmpeg-sys-next): [`Packet::as_ptr`] and
+//! [`as_mut_ptr`](Packet::as_mut_ptr) (`AVPacket`: `avcodec_send_packet` takes it without
+//! a copy), [`Stream::as_ptr`] and [`Stream::codecpar_ptr`] (`AVStream`,
+//! `AVCodecParameters`), [`Demuxer::as_ptr`], [`Muxer::as_ptr`] and their `as_mut_ptr`
+//! (`AVFormatContext`). Getting a pointer is safe; using one is `unsafe`, and these rules
+//! are what keeps ffio's own guarantees standing:
+//!
+//! * **Only while the borrow lasts.** Each pointer is valid while the `&` (or `&mut`) it
+//!   came from lives; do not keep it past that. ffio may replace or free what it points
+//!   to at its next `&mut self` call.
+//! * **`as_ptr` is for reading.** Write through an `as_mut_ptr` pointer only, and only
+//!   what its method's documentation allows.
+//! * **Free nothing.** Not the struct, not what it points to (streams, codec parameters,
+//!   dictionaries, packet data): ffio frees them, once.
+//! * **Leave ffio's wiring alone.** A format context's `pb` (the [`CustomIo`]), its
+//!   `flags` (`AVFMT_FLAG_CUSTOM_IO` tells FFmpeg not to free `pb`), `io_open` /
+//!   `io_close2` / `opaque` (the [`Opener`] and the confinement that refuses every name
+//!   otherwise), `interrupt_callback` (the [`CancelHandle`] and deadlines): replacing
+//!   any of them breaks memory safety or the confinement.
+//! * **No I/O through the pointer.** Calls that read, seek or write through the context
+//!   (`av_read_frame`, `avformat_seek_file`, `avformat_find_stream_info`,
+//!   `av_write_frame`, `av_write_trailer`, `avio_*`) go through the [`Demuxer`]'s and
+//!   [`Muxer`]'s methods: only they run your reader's and writer's callbacks on the one
+//!   path that returns their errors and resumes their panics, and keeps the truncation
+//!   checks and failure state right.
+//! * **Never from inside a callback.** Your `Read`, `Write`, `Seek`, [`ChunkWrite`] or
+//!   [`Opener`] runs while FFmpeg is in the middle of a call on the context: calling
+//!   FFmpeg on it (or its `pb`) from there, through a pointer kept from before, re-enters
+//!   FFmpeg's state mid-update.
+//!
+//! Decoding with ffio's packets, through `sys` and through ffmpeg-next's types, is shown
+//! at [`Packet::as_ptr`]; `examples/thumbnail.rs` decodes, seeks and scales a frame.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -74,7 +110,7 @@ pub use properties::{
     ChromaLocation, ColorPrimaries, ColorRange, ColorSpace, ColorTransfer, FieldOrder, PixelFormat,
     Profile, SampleFormat, Timestamp,
 };
-pub use side_data::{CpbProperties, DisplayMatrix, SideData};
+pub use side_data::{CpbProperties, DisplayMatrix, SideData, SkipSamples};
 pub use stream::{MediaType, Rational, Stream};
 pub use truncation::{Truncation, TruncationReason};
 

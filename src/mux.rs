@@ -409,6 +409,56 @@ impl<W> Muxer<W> {
         unsafe { self.fmt.0.as_ref() }
     }
 
+    /// The output's `AVFormatContext`, for FFmpeg calls ffio does not wrap that only read
+    /// it (`av_dump_format` with `is_output` 1, the streams' final time bases after the
+    /// header). See [raw access](crate#raw-access) for what the caller must not do.
+    ///
+    /// Read through it only, while the borrow of the muxer lasts; do not keep the pointer
+    /// past it.
+    pub fn as_ptr(&self) -> *const ffi::AVFormatContext {
+        self.fmt.0.as_ptr()
+    }
+
+    /// The output's `AVFormatContext`, writable, for what ffio does not wrap: before
+    /// [`write_header`](Self::write_header), the container's and streams' metadata
+    /// (`av_dict_set`), a stream's `disposition`, `avg_frame_rate` or
+    /// `sample_aspect_ratio`, the context's `max_interleave_delta` or
+    /// `avoid_negative_ts`. Valid while the mutable borrow lasts.
+    ///
+    /// See [raw access](crate#raw-access) for what the caller must not do: in short, no
+    /// writing through it (`av_write_frame`, `av_interleaved_write_frame`,
+    /// `avformat_write_header`, `av_write_trailer`, `avio_*`: use this muxer's methods),
+    /// no options (`av_opt_set`: give them to `write_header`, which checks them), leave
+    /// `pb`, `flags`, `url`, the callbacks and the streams alone, free nothing.
+    ///
+    /// ```
+    /// # let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mp4")).unwrap();
+    /// use ffio::sys;
+    /// let mut demuxer = ffio::Demuxer::from_slice(&input)?;
+    /// let time_base = demuxer.stream(0).unwrap().time_base();
+    /// let mut muxer = ffio::Muxer::to_writer(Vec::new(), "matroska")?;
+    /// muxer.add_stream_from(&demuxer.stream(0).unwrap())?;
+    /// // SAFETY: before the header, the context's metadata dictionary is ours to set;
+    /// // av_dict_set copies both strings. Nothing else is touched.
+    /// let ret = unsafe {
+    ///     sys::av_dict_set(&mut (*muxer.as_mut_ptr()).metadata, c"title".as_ptr(), c"raw".as_ptr(), 0)
+    /// };
+    /// assert!(ret >= 0);
+    /// muxer.write_header(&[])?;
+    /// while let Some(mut packet) = demuxer.read_packet()? {
+    ///     if packet.stream_index() == 0 {
+    ///         muxer.write_packet(&mut packet, time_base)?;
+    ///     }
+    /// }
+    /// let mkv = muxer.finish()?;
+    /// let demuxer = ffio::Demuxer::from_slice(&mkv)?;
+    /// assert_eq!(demuxer.tags().get("title").as_deref(), Some("raw"));
+    /// # Ok::<(), ffio::Error>(())
+    /// ```
+    pub fn as_mut_ptr(&mut self) -> *mut ffi::AVFormatContext {
+        self.fmt.0.as_ptr()
+    }
+
     /// The muxer's short name, e.g. `"mp4"`.
     pub fn format_name(&self) -> &str {
         // SAFETY: an output context has a non-null `oformat` with a static name.
@@ -663,7 +713,7 @@ impl<W> Muxer<W> {
         })?;
         packet.rescale_ts(time_base, out_tb);
         let fmt = self.fmt.0.as_ptr();
-        let pkt = packet.as_ptr();
+        let pkt = packet.as_mut_ptr();
         // SAFETY: `pkt` is a valid packet; the input byte position means nothing here.
         unsafe { (*pkt).pos = -1 };
         // SAFETY: `fmt` has its header written; `pkt` is a valid packet for an existing

@@ -6,6 +6,7 @@ use std::ptr::NonNull;
 use ffmpeg_sys_next as ffi;
 
 use crate::error::{Error, Result};
+use crate::side_data::SideData;
 use crate::Rational;
 
 /// One packet of compressed data: what [`Demuxer`](crate::Demuxer) reads and
@@ -56,28 +57,136 @@ impl Packet {
         let packet = Packet::try_new()?;
         // SAFETY: `packet` is blank and valid, `self` is valid; av_packet_ref makes the new
         // packet hold its own reference (or copy) and only reads `self`.
-        let ret = unsafe { ffi::av_packet_ref(packet.as_ptr(), self.as_ptr()) };
+        let ret = unsafe { ffi::av_packet_ref(packet.raw.as_ptr(), self.as_ptr()) };
         crate::error::check("av_packet_ref", ret)?;
         Ok(packet)
     }
 
     /// A packet holding a copy of `data`, with no timestamps, for stream 0.
     pub fn from_data(data: &[u8]) -> Result<Self> {
-        let packet = Packet::try_new()?;
+        let mut packet = Packet::try_new()?;
         let size = i32::try_from(data.len())
             .map_err(|_| Error::InvalidArgument(format!("packet of {} bytes", data.len())))?;
         // SAFETY: the packet is valid and empty; av_new_packet allocates `size` bytes (plus
         // padding) that we then fill from `data`, which is `size` bytes long.
         unsafe {
-            crate::error::check("av_new_packet", ffi::av_new_packet(packet.as_ptr(), size))?;
+            let raw = packet.as_mut_ptr();
+            crate::error::check("av_new_packet", ffi::av_new_packet(raw, size))?;
             if size > 0 {
-                std::ptr::copy_nonoverlapping(data.as_ptr(), (*packet.as_ptr()).data, data.len());
+                std::ptr::copy_nonoverlapping(data.as_ptr(), (*raw).data, data.len());
             }
         }
         Ok(packet)
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut ffi::AVPacket {
+    /// The `AVPacket`, for FFmpeg calls ffio does not wrap, above all a decoder's
+    /// `avcodec_send_packet(ctx, packet.as_ptr())`, which takes its own reference to the
+    /// data: nothing is copied. See [raw access](crate#raw-access) for the rules.
+    ///
+    /// Read through it only, while the borrow of the packet lasts: pass it where FFmpeg
+    /// takes a `const AVPacket *`. Do not write its fields, unref or free it, or keep the
+    /// pointer once the borrow ends (the next read into the packet replaces its data).
+    ///
+    /// Decoding the video of an MP4 through `ffio::sys` (FFmpeg's own API):
+    ///
+    /// ```
+    /// # let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mp4")).unwrap();
+    /// use ffio::sys;
+    /// let mut demuxer = ffio::Demuxer::from_slice(&bytes)?;
+    /// let video = demuxer.best_stream(ffio::MediaType::Video).unwrap();
+    /// let mut frames = 0;
+    /// // SAFETY: the codec parameters are read (copied into the decoder) while `demuxer`
+    /// // is borrowed; each packet pointer is passed while the packet is; the decoder and
+    /// // frame are this block's own and freed at its end.
+    /// unsafe {
+    ///     let par = demuxer.stream(video).unwrap().codecpar_ptr();
+    ///     let codec = sys::avcodec_find_decoder((*par).codec_id);
+    ///     let mut ctx = sys::avcodec_alloc_context3(codec);
+    ///     assert!(sys::avcodec_parameters_to_context(ctx, par) >= 0);
+    ///     assert!(sys::avcodec_open2(ctx, codec, std::ptr::null_mut()) >= 0);
+    ///     let mut frame = sys::av_frame_alloc();
+    ///     let mut packet = ffio::Packet::new();
+    ///     loop {
+    ///         let more = demuxer.read_packet_into(&mut packet)?;
+    ///         if more && packet.stream_index() != video {
+    ///             continue;
+    ///         }
+    ///         // At the end, a null packet drains the decoder.
+    ///         let pkt = if more { packet.as_ptr() } else { std::ptr::null() };
+    ///         assert!(sys::avcodec_send_packet(ctx, pkt) >= 0);
+    ///         while sys::avcodec_receive_frame(ctx, frame) >= 0 {
+    ///             frames += 1;
+    ///         }
+    ///         if !more {
+    ///             break;
+    ///         }
+    ///     }
+    ///     sys::av_frame_free(&mut frame);
+    ///     sys::avcodec_free_context(&mut ctx);
+    /// }
+    /// assert_eq!(frames, 50); // 2 s at 25 fps
+    /// # Ok::<(), ffio::Error>(())
+    /// ```
+    ///
+    /// With [ffmpeg-next](https://docs.rs/ffmpeg-next) (ffio does not depend on it): its
+    /// decoders take any `ffmpeg_next::packet::Ref`, which a borrowed ffio packet can be,
+    /// and its `codec::Parameters::wrap` takes the stream's parameters (with an owner, so
+    /// that ffmpeg-next does not free them). Both crates must use the same
+    /// ffmpeg-sys-next (ffmpeg-next 9 with ffio's 9), so the `AVPacket` types match.
+    ///
+    /// ```
+    /// # let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mp4")).unwrap();
+    /// use ffmpeg_next as ffmpeg;
+    ///
+    /// /// An ffio packet lent to ffmpeg-next, not copied.
+    /// struct Lent<'a>(&'a ffio::Packet);
+    ///
+    /// impl ffmpeg::packet::Ref for Lent<'_> {
+    ///     fn as_ptr(&self) -> *const ffmpeg::ffi::AVPacket {
+    ///         self.0.as_ptr()
+    ///     }
+    /// }
+    ///
+    /// let mut demuxer = ffio::Demuxer::from_slice(&bytes)?;
+    /// let video = demuxer.best_stream(ffio::MediaType::Video).unwrap();
+    /// let par = demuxer.stream(video).unwrap().codecpar_ptr();
+    /// // SAFETY: the owner (any value) tells ffmpeg-next the parameters are not its to
+    /// // free; from_parameters copies them into the new context while `demuxer` is
+    /// // borrowed, and the wrapper is dropped with that call.
+    /// let params = unsafe { ffmpeg::codec::Parameters::wrap(par.cast_mut(), Some(std::sync::Arc::new(()))) };
+    /// let mut decoder = ffmpeg::codec::Context::from_parameters(params)?.decoder().video()?;
+    /// let mut frame = ffmpeg::frame::Video::empty();
+    /// let mut frames = 0;
+    /// while let Some(packet) = demuxer.read_packet()? {
+    ///     if packet.stream_index() == video {
+    ///         decoder.send_packet(&Lent(&packet))?;
+    ///         while decoder.receive_frame(&mut frame).is_ok() {
+    ///             frames += 1;
+    ///         }
+    ///     }
+    /// }
+    /// decoder.send_eof()?;
+    /// while decoder.receive_frame(&mut frame).is_ok() {
+    ///     frames += 1;
+    /// }
+    /// assert_eq!(frames, 50);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn as_ptr(&self) -> *const ffi::AVPacket {
+        self.raw.as_ptr()
+    }
+
+    /// The `AVPacket`, writable, for FFmpeg calls that fill or change a packet
+    /// (`avcodec_receive_packet` from an encoder, `av_bsf_receive_packet` from a bitstream
+    /// filter, `av_packet_make_writable`, `av_packet_copy_props`). See
+    /// [raw access](crate#raw-access) for the rules.
+    ///
+    /// Valid while the mutable borrow lasts. Leave it a valid packet, as FFmpeg's own
+    /// functions do: `data` and `size` within the reference-counted buffer `buf` (or both
+    /// null and 0), side data allocated by FFmpeg. Whatever FFmpeg puts in it belongs to
+    /// this `Packet` and is freed with it. Do not free the `AVPacket` itself
+    /// (`av_packet_free`: dropping the `Packet` does) or keep the pointer past the borrow.
+    pub fn as_mut_ptr(&mut self) -> *mut ffi::AVPacket {
         self.raw.as_ptr()
     }
 
@@ -157,6 +266,13 @@ impl Packet {
         self.flags().contains(PacketFlags::CORRUPT)
     }
 
+    /// Sets or clears [`PacketFlags::CORRUPT`]. A muxer ignores the flag (it writes the
+    /// data as it is); a demuxer with `fflags +discardcorrupt` drops such packets, and
+    /// decoders decode them.
+    pub fn set_corrupt(&mut self, corrupt: bool) {
+        self.set_flag(PacketFlags::CORRUPT, corrupt);
+    }
+
     /// `true` if the packet is only needed to decode others and must not be shown
     /// ([`PacketFlags::DISCARD`]), e.g. the pre-roll before an edit list's start.
     pub fn is_discard(&self) -> bool {
@@ -203,6 +319,52 @@ impl Packet {
         }
     }
 
+    /// The packet's side data entries (`AVPacket.side_data`), in FFmpeg's order, as
+    /// `ffprobe -show_entries packet_side_data` lists them: the samples to skip on an
+    /// MP4's first AAC packet ([`SideData::skip_samples`]), the stream id on every
+    /// MPEG-TS packet ([`SideData::mpegts_stream_id`]), new extradata when a stream's
+    /// parameters change mid-stream, …
+    pub fn side_data(&self) -> impl Iterator<Item = SideData<'_>> + '_ {
+        crate::side_data::packet_side_data(self.raw())
+    }
+
+    /// The side data entry of type `kind`, if the packet has one (the one
+    /// `av_packet_get_side_data` finds).
+    pub fn side_data_of(&self, kind: ffi::AVPacketSideDataType) -> Option<SideData<'_>> {
+        self.side_data().find(|entry| entry.is(kind))
+    }
+
+    /// Attaches a copy of `data` as side data of type `kind`, replacing an entry of that
+    /// type the packet already has (`av_packet_new_side_data`). The bytes must be in
+    /// FFmpeg's layout for the type (see `AVPacketSideDataType` in FFmpeg's
+    /// `libavcodec/packet.h`): a muxer or decoder reading them trusts that layout's size.
+    ///
+    /// ```
+    /// use ffio::sys::AVPacketSideDataType::AV_PKT_DATA_SKIP_SAMPLES;
+    /// let mut packet = ffio::Packet::from_data(&[0; 8])?;
+    /// // Skip 1024 samples at the start, none at the end.
+    /// packet.add_side_data(AV_PKT_DATA_SKIP_SAMPLES, &[0, 4, 0, 0, 0, 0, 0, 0, 0, 0])?;
+    /// let skip = packet.side_data_of(AV_PKT_DATA_SKIP_SAMPLES).unwrap().skip_samples();
+    /// assert_eq!(skip.unwrap().skip_start, 1024);
+    /// # Ok::<(), ffio::Error>(())
+    /// ```
+    pub fn add_side_data(&mut self, kind: ffi::AVPacketSideDataType, data: &[u8]) -> Result<()> {
+        let raw = self.as_mut_ptr();
+        // SAFETY: the packet is valid and ours (`&mut self`); FFmpeg allocates `len` bytes
+        // (plus zeroed padding), adds or replaces the entry, and returns them or null.
+        let dest = unsafe { ffi::av_packet_new_side_data(raw, kind, data.len()) };
+        if dest.is_null() {
+            return Err(Error::ffmpeg(
+                "av_packet_new_side_data",
+                ffi::AVERROR(libc::ENOMEM),
+            ));
+        }
+        // SAFETY: `dest` has room for `data.len()` bytes, and is FFmpeg's new allocation,
+        // so the two do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dest, data.len()) };
+        Ok(())
+    }
+
     /// Payload size in bytes.
     pub fn size(&self) -> usize {
         self.data().len()
@@ -212,13 +374,13 @@ impl Packet {
     /// (`av_packet_rescale_ts`).
     pub fn rescale_ts(&mut self, from: Rational, to: Rational) {
         // SAFETY: the packet is valid; av_packet_rescale_ts only rewrites its fields.
-        unsafe { ffi::av_packet_rescale_ts(self.as_ptr(), from.into(), to.into()) };
+        unsafe { ffi::av_packet_rescale_ts(self.as_mut_ptr(), from.into(), to.into()) };
     }
 
     /// Drops the payload and resets every field (`av_packet_unref`).
     pub fn clear(&mut self) {
         // SAFETY: the packet is valid; unref leaves it blank and reusable.
-        unsafe { ffi::av_packet_unref(self.as_ptr()) };
+        unsafe { ffi::av_packet_unref(self.as_mut_ptr()) };
     }
 
     /// Makes the packet blank for reuse, skipping the work when it already holds no data
@@ -412,6 +574,14 @@ mod tests {
         assert!(packet.is_key() && packet.is_discard() && !packet.is_corrupt());
         packet.set_key(false);
         assert_eq!(packet.raw().flags, ffi::AV_PKT_FLAG_DISCARD);
+        packet.set_corrupt(true);
+        assert_eq!(
+            packet.raw().flags,
+            ffi::AV_PKT_FLAG_DISCARD | ffi::AV_PKT_FLAG_CORRUPT
+        );
+        packet.set_corrupt(false);
+        packet.set_discard(false);
+        assert!(packet.flags().is_empty());
         packet.set_flags(PacketFlags::from_bits_retain(0x102));
         assert!(packet.is_corrupt());
         assert_eq!(

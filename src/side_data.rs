@@ -1,6 +1,7 @@
-//! Stream side data ([`SideData`]): the [`DisplayMatrix`] that says how to rotate or flip
-//! a video for display (phone videos are stored landscape and rotated by it), the
-//! [`CpbProperties`] of MPEG-2 and H.264, and whatever else FFmpeg attaches.
+//! Stream and packet side data ([`SideData`]): the [`DisplayMatrix`] that says how to
+//! rotate or flip a video for display (phone videos are stored landscape and rotated by
+//! it), the [`CpbProperties`] of MPEG-2 and H.264, a packet's [`SkipSamples`] (encoder
+//! delay and padding) and MPEG-TS stream id, and whatever else FFmpeg attaches.
 //!
 //! Where FFmpeg keeps a stream's side data changed in FFmpeg 6.1: before, in
 //! `AVStream.side_data` (deprecated in 6.1, removed in 7.0); since, in
@@ -44,8 +45,9 @@ impl fmt::Debug for DisplayMatrix {
     }
 }
 
-/// One entry of a stream's side data (`AVPacketSideData`): a typed blob FFmpeg attaches
-/// to the stream, e.g. a display matrix, CPB properties, HDR mastering metadata.
+/// One entry of a stream's or a packet's side data (`AVPacketSideData`): a typed blob
+/// FFmpeg attaches to the stream (a display matrix, CPB properties, HDR mastering
+/// metadata) or to one packet (samples to skip, the MPEG-TS stream id, new extradata).
 #[derive(Clone, Copy)]
 pub struct SideData<'a> {
     kind: c_int,
@@ -77,6 +79,39 @@ impl<'a> SideData<'a> {
     /// The bytes, in FFmpeg's in-memory layout for the type.
     pub fn data(&self) -> &'a [u8] {
         self.data
+    }
+
+    /// `true` if the entry is of type `kind`.
+    pub fn is(&self, kind: ffi::AVPacketSideDataType) -> bool {
+        self.kind == kind as c_int
+    }
+
+    /// The samples a decoder is to drop from the start and end of this packet's audio
+    /// (`AV_PKT_DATA_SKIP_SAMPLES`: the encoder delay on an MP4's first AAC packet, the
+    /// padding on the last MP3 or Opus one), if this is that entry.
+    pub fn skip_samples(&self) -> Option<SkipSamples> {
+        if !self.is(ffi::AVPacketSideDataType::AV_PKT_DATA_SKIP_SAMPLES) {
+            return None;
+        }
+        // Little-endian whatever the machine (FFmpeg writes it with AV_WL32).
+        let d = self.data.get(..10)?;
+        let le32 = |at: usize| u32::from_le_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
+        Some(SkipSamples {
+            skip_start: le32(0),
+            discard_padding: le32(4),
+            skip_reason: d[8],
+            discard_reason: d[9],
+        })
+    }
+
+    /// The PES stream id an MPEG-TS demuxer found the packet under
+    /// (`AV_PKT_DATA_MPEGTS_STREAM_ID`: `0xe0` for the first video stream, `0xc0` for
+    /// the first MPEG audio one), if this is that entry.
+    pub fn mpegts_stream_id(&self) -> Option<u8> {
+        if !self.is(ffi::AVPacketSideDataType::AV_PKT_DATA_MPEGTS_STREAM_ID) {
+            return None;
+        }
+        self.data.first().copied()
     }
 
     /// The display matrix, if this is one (`AV_PKT_DATA_DISPLAYMATRIX`).
@@ -138,6 +173,20 @@ pub struct CpbProperties {
     pub vbv_delay: u64,
 }
 
+/// What a decoder drops from a packet's decoded audio (`AV_PKT_DATA_SKIP_SAMPLES`), as
+/// `ffprobe -show_entries packet_side_data` prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SkipSamples {
+    /// Samples to drop from the start (`skip_samples`).
+    pub skip_start: u32,
+    /// Samples to drop from the end (`discard_padding`).
+    pub discard_padding: u32,
+    /// Why the start is skipped (`skip_reason`; 0: unspecified).
+    pub skip_reason: u8,
+    /// Why the end is dropped (`discard_reason`; 0: unspecified).
+    pub discard_reason: u8,
+}
+
 mod names {
     use std::os::raw::{c_char, c_int};
 
@@ -150,15 +199,34 @@ mod names {
 /// The side data entries of `stream`, in FFmpeg's order.
 pub(crate) fn side_data(stream: &ffi::AVStream) -> impl Iterator<Item = SideData<'_>> + '_ {
     let (entries, count) = raw_entries(stream);
+    // SAFETY: the stream (or its codecpar) owns the array, unchanged while it is borrowed.
+    unsafe { entries_of(entries, count) }
+}
+
+/// The side data entries of `packet`, in FFmpeg's order.
+pub(crate) fn packet_side_data(packet: &ffi::AVPacket) -> impl Iterator<Item = SideData<'_>> + '_ {
+    // SAFETY: the packet owns its side data array, unchanged while it is borrowed.
+    unsafe { entries_of(packet.side_data, packet.side_data_elems) }
+}
+
+/// The `count` entries at `entries` (null: none), as [`SideData`].
+///
+/// # Safety
+/// `entries` must be null or hold `count` valid entries, each with `size` readable bytes at
+/// `data`, that stay valid and unchanged for `'a`.
+unsafe fn entries_of<'a>(
+    entries: *const ffi::AVPacketSideData,
+    count: c_int,
+) -> impl Iterator<Item = SideData<'a>> + 'a {
     let count = if entries.is_null() {
         0
     } else {
         usize::try_from(count).unwrap_or(0)
     };
     (0..count).filter_map(move |i| {
-        // SAFETY: `entries` holds `count` valid entries owned by the stream (or its
-        // codecpar), unchanged while it is borrowed. Each field is read through a raw
-        // pointer; the type, a C enum, as the int it is.
+        // SAFETY: `entries` holds `count` valid entries, unchanged for `'a` (the
+        // contract). Each field is read through a raw pointer; the type, a C enum, as
+        // the int it is.
         unsafe {
             let entry = entries.add(i);
             let kind = std::ptr::addr_of!((*entry).type_).cast::<c_int>().read();

@@ -239,7 +239,8 @@ impl<'a> Stream<'a> {
     ///
     /// The pointer is valid while the borrow of the demuxer or muxer lasts. Read through
     /// it only: do not write its fields, free it or anything it points to, or keep it past
-    /// the borrow; FFmpeg changes the stream only during ffio calls that take `&mut`.
+    /// the borrow; FFmpeg changes the stream only during ffio calls that take `&mut`. See
+    /// [raw access](crate#raw-access) for the rules of every raw pointer ffio hands out.
     pub fn as_ptr(&self) -> *const ffi::AVStream {
         self.raw
     }
