@@ -34,6 +34,7 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
 }
 
 pub mod json;
+pub mod mov;
 
 /// Every fixture FFmpeg reads completely, in every container and codec the suite covers.
 /// Every test that iterates over it passes with all of them (checked when the metadata
