@@ -49,7 +49,10 @@ fn split(data: &[u8]) -> (&[u8], Vec<(String, &[u8])>) {
     let mut cuts = Vec::new();
     let mut at = 0;
     while cuts.len() < MAX_FILES {
-        match data[at..].windows(SEPARATOR.len()).position(|w| w == SEPARATOR) {
+        match data[at..]
+            .windows(SEPARATOR.len())
+            .position(|w| w == SEPARATOR)
+        {
             Some(i) => {
                 cuts.push(at + i);
                 at += i + SEPARATOR.len();
@@ -159,7 +162,11 @@ fuzz_target!(|data: &[u8]| {
     );
     let asked = asked.lock().unwrap();
     for (name, mode, found) in asked.iter() {
-        assert_eq!(*mode, ffio::OpenMode::Read, "a demuxer asked to write {name:?}");
+        assert_eq!(
+            *mode,
+            ffio::OpenMode::Read,
+            "a demuxer asked to write {name:?}"
+        );
         feature(("playlist-open", *found, name.len().min(64)));
     }
     feature(("playlist-opens", common::log2_bucket(asked.len() as u64)));
