@@ -41,21 +41,6 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs the ffmpeg CLI in `dir` with `args` (after `-v error -y`); panics on failure.
-fn ffmpeg(dir: &Path, args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .current_dir(dir)
-        .args(["-v", "error", "-nostdin", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The top-level MP4 box types, in order.
 fn top_boxes(data: &[u8]) -> Vec<String> {
     let mut boxes = Vec::new();

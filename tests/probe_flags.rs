@@ -114,19 +114,20 @@ fn open_dir_scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs the ffmpeg CLI in `dir`; panics on failure.
-fn ffmpeg_in(dir: &Path, args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .current_dir(dir)
-        .args(["-v", "error", "-nostdin", "-y"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// probe --open-dir DIR --count PLAYLIST.
+fn probe_open_dir(dir: &Path, playlist: &Path) -> std::process::Output {
+    probe(&[
+        "--open-dir",
+        dir.to_str().unwrap(),
+        "--count",
+        playlist.to_str().unwrap(),
+    ])
+}
+
+/// Writes at `path` a VOD playlist of one segment, `name`.
+fn one_segment_playlist(path: &Path, name: &str) {
+    let text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{name}\n#EXT-X-ENDLIST\n");
+    std::fs::write(path, text).unwrap();
 }
 
 /// `(index, codec_type, nb_read_packets)` per stream of probe's JSON.
@@ -153,7 +154,7 @@ fn open_dir_reads_a_playlists_files_as_ffprobe_does() {
     let dir = open_dir_scratch("hls");
     // Segments in a subdirectory too: plain relative names with directories are served.
     std::fs::create_dir(dir.join("v")).unwrap();
-    ffmpeg_in(
+    common::ffmpeg(
         &dir,
         &[
             "-f",
@@ -190,14 +191,13 @@ fn open_dir_reads_a_playlists_files_as_ffprobe_does() {
     let playlist = dir.join("index.m3u8");
     let text = std::fs::read_to_string(&playlist).unwrap();
     assert!(text.contains("v/seg0.ts"), "{text}");
-    let playlist = playlist.to_str().unwrap();
-    let out = probe(&["--open-dir", dir.to_str().unwrap(), "--count", playlist]);
+    let out = probe_open_dir(&dir, &playlist);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let expected = ffprobe_counts(Path::new(playlist));
+    let expected = ffprobe_counts(&playlist);
     assert!(
         expected.iter().map(|c| c.2).sum::<u64>() > 50,
         "{expected:?}"
@@ -205,7 +205,7 @@ fn open_dir_reads_a_playlists_files_as_ffprobe_does() {
     assert_eq!(probe_counts(&out.stdout), expected);
     // Without --open-dir the playlist is refused (FFmpeg 5.1, 6.x: ffio's refusal;
     // FFmpeg >= 7 does not even detect HLS in an unnamed input).
-    let out = probe(&["--count", playlist]);
+    let out = probe(&["--count", playlist.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -224,12 +224,7 @@ fn open_dir_refuses_concat_lists_naming_the_reason() {
     let part_total: u64 = ffprobe_counts(&part).iter().map(|c| c.2).sum();
     let list_total: u64 = ffprobe_counts(&list).iter().map(|c| c.2).sum();
     assert_eq!(list_total, 2 * part_total);
-    let out = probe(&[
-        "--open-dir",
-        dir.to_str().unwrap(),
-        "--count",
-        list.to_str().unwrap(),
-    ]);
+    let out = probe_open_dir(&dir, &list);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -263,17 +258,8 @@ fn open_dir_refuses_every_name_that_leaves_the_directory() {
     ];
     let playlist = dir.join("bad.m3u8");
     for (name, why) in cases {
-        std::fs::write(
-            &playlist,
-            format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{name}\n#EXT-X-ENDLIST\n"),
-        )
-        .unwrap();
-        let out = probe(&[
-            "--open-dir",
-            dir.to_str().unwrap(),
-            "--count",
-            playlist.to_str().unwrap(),
-        ]);
+        one_segment_playlist(&playlist, name);
+        let out = probe_open_dir(&dir, &playlist);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         assert!(out.stdout.is_empty(), "{name}");
@@ -283,17 +269,8 @@ fn open_dir_refuses_every_name_that_leaves_the_directory() {
         assert!(stderr.contains(why), "{name}: {stderr}");
     }
     // The same playlist naming the file inside is read (what ffprobe reads of it alone).
-    std::fs::write(
-        &playlist,
-        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\ninside.ts\n#EXT-X-ENDLIST\n",
-    )
-    .unwrap();
-    let out = probe(&[
-        "--open-dir",
-        dir.to_str().unwrap(),
-        "--count",
-        playlist.to_str().unwrap(),
-    ]);
+    one_segment_playlist(&playlist, "inside.ts");
+    let out = probe_open_dir(&dir, &playlist);
     assert!(
         out.status.success(),
         "{}",

@@ -770,3 +770,18 @@ impl<R: Seek> Seek for InterruptingReader<R> {
         self.inner.seek(pos)
     }
 }
+
+/// Runs the ffmpeg CLI in `dir` with `args` (after `-v error -y`); panics on failure.
+pub fn ffmpeg(dir: &Path, args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .current_dir(dir)
+        .args(["-v", "error", "-nostdin", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
