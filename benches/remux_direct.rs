@@ -7,8 +7,9 @@
 //! remux_direct hls INPUT DIR         # DIR/index.m3u8 + segments, hls_time=2, vod
 //! ```
 //!
-//! Built with `cargo build --release --benches` (a `harness = false` bench target; under
-//! plain `cargo bench` it only says what it is for); errors are one line, exit 1.
+//! Built with `cargo build --release --benches` (a `harness = false` bench target; run by
+//! `cargo bench`, `cargo test --all-targets` or memcheck, without arguments or with
+//! `--` flags, it only says what it is for); errors are one line, exit 1.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -74,8 +75,10 @@ fn run(task: &str, input: &str, dir: &Path) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args == ["--bench"] {
-        // `cargo bench` runs every bench target so; this one needs the script's arguments.
+    if args.first().map_or(true, |a| a.starts_with("--")) {
+        // Run as a harness would: `cargo bench` (`--bench`), `cargo test --all-targets`
+        // and scripts/memcheck.sh (no arguments, `--test-threads=1`). There is nothing to
+        // test without the script's input.
         eprintln!("remux_direct: run by scripts/bench-remux.sh; {USAGE}");
         return ExitCode::SUCCESS;
     }
