@@ -99,9 +99,17 @@ pub(crate) fn check_option_name(key: &str, value: &str) -> Result<()> {
 }
 
 /// The first libavformat major version (FFmpeg 7.0) whose dash demuxer opens its
-/// segments and manifest reloads through `io_open`; 5.1's opens them with
-/// `ffio_open_whitelist`, FFmpeg's own URL layer.
+/// segments and manifest reloads through `io_open`, by the FFmpeg sources read (5.1, 7.1,
+/// 9.0). 5.1's opens them with `ffio_open_whitelist`, FFmpeg's own URL layer; 6.x (60)
+/// was not checked and is refused like 5.1.
 const DASH_THROUGH_IO_OPEN: u32 = 61;
+
+/// Why concat lists stay refused with an opener: `concatdec.c`'s `open_file` opens each
+/// part with `avformat_open_input` on a fresh child context that keeps FFmpeg's default
+/// `io_open` (5.1, 7.1 and 9.0 alike).
+const CONCAT_BYPASS: &str = "it opens each part in a child context of its own with \
+                             FFmpeg's default opener, bypassing the opener (every FFmpeg \
+                             release)";
 
 /// The running libavformat's major version (`avformat_version`), not the one ffio was
 /// built against: what matters is which demuxer code runs.
@@ -113,24 +121,20 @@ fn libavformat_major() -> u32 {
 /// Whether the format called `part` (one of [`READS_BY_NAME`]) opens every further file
 /// through `io_open`, giving its child demuxers a refusing one, so an application's
 /// opener can serve it: `hls` always, `dash` from [`DASH_THROUGH_IO_OPEN`] on. Otherwise
-/// `Err` says how it bypasses `io_open`.
+/// `Err` says how it bypasses `io_open`: concat as [`CONCAT_BYPASS`], dash before 7.0
+/// through FFmpeg's URL layer; sdp opens sockets, imf's children get no `opaque` before
+/// FFmpeg 8, vobsub derives its file from the (empty) URL, the script formats run code.
 fn opener_serves(part: &str) -> std::result::Result<(), String> {
-    let part = part.to_ascii_lowercase();
-    match part.as_str() {
+    match part.to_ascii_lowercase().as_str() {
         "hls" | "applehttp" => Ok(()),
         "dash" if libavformat_major() >= DASH_THROUGH_IO_OPEN => Ok(()),
         "dash" => Err(format!(
-            "this FFmpeg's dash demuxer (libavformat {}) opens its segments with FFmpeg's \
-             own URL layer, bypassing the opener; FFmpeg 7.0 and later open them through it",
+            "the dash demuxer of this FFmpeg (libavformat {}) opens its segments with \
+             FFmpeg's own URL layer, bypassing the opener; FFmpeg 7.0 and later open them \
+             through it",
             libavformat_major()
         )),
-        // concatdec.c's open_file: a fresh child context, FFmpeg's default io_open, on
-        // every release from 5.1 to 9.0.
-        "concat" => Err(
-            "it opens each part in a child context of its own with FFmpeg's \
-                         default opener, bypassing the opener (every FFmpeg release)"
-                .into(),
-        ),
+        "concat" => Err(CONCAT_BYPASS.into()),
         _ => Err("it bypasses the opener".into()),
     }
 }
