@@ -15,27 +15,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ffio::{Demuxer, Muxer, OpenMode, Opened, Packet};
+use ffio::{Demuxer, Muxer, OpenMode, Opened};
+
+#[path = "../examples/common/copy.rs"]
+mod copy;
+use copy::copy_all;
 
 const USAGE: &str = "usage: remux_direct faststart|hls INPUT DIR";
-
-fn copy_all<W: io::Write, R>(
-    demuxer: &mut Demuxer<R>,
-    mut muxer: Muxer<W>,
-    options: &[(&str, &str)],
-) -> ffio::Result<W> {
-    let time_bases: Vec<_> = demuxer.streams().map(|s| s.time_base()).collect();
-    for stream in demuxer.streams() {
-        muxer.add_stream_from(&stream)?;
-    }
-    muxer.write_header(options)?;
-    let mut packet = Packet::new();
-    while demuxer.read_packet_into(&mut packet)? {
-        let time_base = time_bases[packet.stream_index()];
-        muxer.write_packet(&mut packet, time_base)?;
-    }
-    Ok(muxer.finish()?)
-}
 
 fn run(task: &str, input: &str, dir: &Path) -> Result<(), String> {
     let file = std::fs::File::open(input).map_err(|e| format!("{input}: {e}"))?;
