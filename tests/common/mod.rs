@@ -116,13 +116,23 @@ pub fn example(name: &str) -> PathBuf {
     // `cargo test --test NAME` does not rebuild the examples: refuse to test a stale one.
     let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sources = vec![root.join("examples").join(format!("{name}.rs"))];
+    let main = root.join("examples").join(format!("{name}.rs"));
+    let mut sources = vec![main.clone()];
     for entry in std::fs::read_dir(root.join("src")).unwrap() {
         sources.push(entry.unwrap().path());
     }
-    // Modules the examples share (`#[path = "common/…"]`).
-    if let Ok(shared) = std::fs::read_dir(root.join("examples").join("common")) {
-        sources.extend(shared.map(|entry| entry.unwrap().path()));
+    // The shared modules this example includes (`#[path = "common/…"]`): only those, or a
+    // change to a module it does not use would make it stale forever (cargo does not
+    // rebuild it for that).
+    let text = std::fs::read_to_string(&main).unwrap();
+    for line in text.lines() {
+        if let Some(module) = line
+            .trim()
+            .strip_prefix("#[path = \"")
+            .and_then(|rest| rest.strip_suffix("\"]"))
+        {
+            sources.push(root.join("examples").join(module));
+        }
     }
     for source in sources {
         let changed = std::fs::metadata(&source)
