@@ -8,7 +8,15 @@
 //! probe --count FILE   # also read every packet: nb_read_packets per stream
 //! probe --strict FILE  # read every packet; a truncated or corrupt input is an error
 //! probe --timeout 5 -  # give up after 5 seconds (a slow or stalled upload)
+//! probe --open-dir DIR --count DIR/index.m3u8   # a playlist whose files are in DIR
 //! ```
+//!
+//! `--open-dir DIR` lets the input name further files (HLS segments and variant
+//! playlists, DASH segments on FFmpeg 7.0 and later, MOV data references with
+//! `enable_drefs`) and serves only plain relative names of regular files under DIR,
+//! read-only: no absolute path, no `..`, no scheme (`file:`, `http:`), no symbolic link
+//! out of DIR (`common/open_dir.rs`). Any other name fails the run, naming it. Without it
+//! such inputs are refused.
 //!
 //! The fields, their names and their value formats are ffprobe's (`"duration":
 //! "10.000000"`, `"time_base": "1/12800"`, `"sample_aspect_ratio": "1:1"`, the display
@@ -30,8 +38,10 @@ use ffio::{CustomIo, Demuxer, DemuxerOptions, MediaType, Stream};
 mod count;
 #[path = "common/mapped.rs"]
 mod mapped;
+#[path = "common/open_dir.rs"]
+mod open_dir;
 
-const USAGE: &str = "usage: probe [--strict] [--timeout SECONDS] [--count] FILE|-";
+const USAGE: &str = "usage: probe [--strict] [--timeout SECONDS] [--count] [--open-dir DIR] FILE|-";
 
 /// Where the input comes from.
 enum Input {
@@ -51,12 +61,15 @@ struct Args {
     strict: bool,
     /// `--timeout SECONDS`: a deadline for the whole run.
     timeout: Option<std::time::Duration>,
+    /// `--open-dir DIR`: further files the input names are served from DIR.
+    open_dir: Option<String>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut count = false;
     let mut strict = false;
     let mut timeout = None;
+    let mut open_dir = None;
     let mut input = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -73,6 +86,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                     .filter(|s: &f64| s.is_finite() && *s > 0.0)
                     .ok_or_else(|| format!("--timeout: {value:?} is not a positive number"))?;
                 timeout = Some(std::time::Duration::from_secs_f64(secs));
+            }
+            "--open-dir" => {
+                let dir = args
+                    .next()
+                    .ok_or_else(|| format!("--open-dir needs a directory; {USAGE}"))?;
+                open_dir = Some(dir);
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             "--" => {
@@ -92,6 +111,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
         count,
         strict,
         timeout,
+        open_dir,
     })
 }
 
@@ -110,7 +130,7 @@ fn run() -> Result<(), String> {
         Input::File(path) => {
             let file = mapped::MappedFile::open(path)?;
             let io = CustomIo::seekable_reader(Cursor::new(file.as_slice())).map_err(error)?;
-            let demuxer = options(&args).open(io).map_err(error)?;
+            let demuxer = options(&args)?.open(io).map_err(error)?;
             probe(demuxer, path, &args)?
         }
         Input::Stdin => {
@@ -118,7 +138,7 @@ fn run() -> Result<(), String> {
                 deadline: args.timeout.map(|t| std::time::Instant::now() + t),
             };
             let io = CustomIo::reader(stdin).map_err(error)?;
-            let demuxer = options(&args).open(io).map_err(error)?;
+            let demuxer = options(&args)?.open(io).map_err(error)?;
             probe(demuxer, "pipe:0", &args)?
         }
     };
@@ -164,15 +184,21 @@ impl std::io::Read for DeadlineStdin {
 /// every program's PMT (`scan_all_pmts`), which changes what stream discovery sees.
 /// Without `--count` only the description is needed, which ffprobe prints even for an
 /// MP4 on a pipe whose packets it could not read.
-fn options(args: &Args) -> DemuxerOptions {
-    let options = DemuxerOptions::new()
+fn options(args: &Args) -> Result<DemuxerOptions, String> {
+    let mut options = DemuxerOptions::new()
         .option_for("mpegts", "scan_all_pmts", "1")
         .headers_only(!args.count && !args.strict)
         .strict(args.strict);
-    match args.timeout {
-        Some(timeout) => options.timeout(timeout),
-        None => options,
+    if let Some(timeout) = args.timeout {
+        options = options.timeout(timeout);
     }
+    if let Some(dir) = &args.open_dir {
+        options =
+            options
+                .opener(open_dir::OpenDir::new(dir)?)
+                .option_for("mov", "enable_drefs", "1");
+    }
+    Ok(options)
 }
 
 /// The JSON document for an open input. `filename` is printed as given.

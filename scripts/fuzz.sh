@@ -3,7 +3,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS  how long to run each target (default 60; libFuzzer's -max_total_time)
-#   TARGET   demux_slice, demux_flaky (default: both, one after the other)
+#   TARGET   demux_slice, demux_flaky, playlist (default: demux_slice and demux_flaky,
+#            one after the other)
 # Environment:
 #   FUZZ_ARGS       extra libFuzzer flags. For long campaigns that should go on after a
 #                   hang or an out-of-memory (recording each input):
@@ -54,11 +55,45 @@ flaky_headers=(
   '\x02\x00\x00\x00\x00\x00\x00\x00' # size query fails (Other)
   '\x00\x00\x00\x03\x00\x0f\x00\x00' # 3rd read panics
 )
+# playlist's inputs are a playlist followed by the files it names, each after a line
+# "%%NAME" (see fuzz/fuzz_targets/playlist.rs). Its seeds: tiny HLS (mpegts and fMP4),
+# DASH and concat packages made here with the ffmpeg CLI, and the hostile playlists alone.
+playlist_seeds() {
+  local out="$1" work
+  work=$(mktemp -d)
+  local src=(-f lavfi -i testsrc=size=32x24:rate=5 -f lavfi -i sine=sample_rate=8000
+    -t 3 -c:v libx264 -g 5 -pix_fmt yuv420p -c:a aac -b:a 8k)
+  (
+    cd "$work"
+    ffmpeg -v error -nostdin -y "${src[@]}" -f hls -hls_time 1 -hls_playlist_type vod a.m3u8
+    ffmpeg -v error -nostdin -y "${src[@]}" -f hls -hls_time 1 -hls_playlist_type vod \
+      -hls_segment_type fmp4 -hls_fmp4_init_filename b_init.mp4 \
+      -hls_segment_filename 'b%d.m4s' b.m3u8
+    ffmpeg -v error -nostdin -y "${src[@]}" -f dash -seg_duration 1 c.mpd
+    ffmpeg -v error -nostdin -y "${src[@]}" -f mpegts d0.ts
+  )
+  printf 'ffconcat version 1.0\nfile d0.ts\nfile d0.ts\n' >"$work/d.ffconcat"
+  local main
+  for main in a.m3u8 b.m3u8 c.mpd d.ffconcat; do
+    {
+      cat "$work/$main"
+      (cd "$work" && for f in *; do
+        case "$f" in "$main" | *.m3u8 | *.mpd | *.ffconcat) continue ;; esac
+        case "$main:$f" in a.*:a*.ts | b.*:b* | c.*:chunk-* | c.*:init-* | d.*:d0.ts) ;; *) continue ;; esac
+        printf '\n%%%%%s\n' "$f"
+        cat "$f"
+      done)
+    } >"$out/seed-$main"
+  done
+  rm -rf "$work"
+}
+
 # tests/data/hostile holds inputs that try to make FFmpeg open files, URLs and sockets by
 # name (tests/hostile.rs); fuzz/hostile.dict gives libFuzzer their keywords.
 seed_dir() { mkdir -p "fuzz/corpus/$1"; }
 for target in "${targets[@]}"; do
   seed_dir "$target"
+  [ "$target" != playlist ] || playlist_seeds "fuzz/corpus/$target"
   for fixture in tests/data/* tests/data/hostile/*; do
     [ -f "$fixture" ] || continue
     case "$fixture" in *.sh) continue ;; esac
@@ -66,6 +101,9 @@ for target in "${targets[@]}"; do
     case "$target" in
       demux_slice)
         cp "$fixture" "fuzz/corpus/$target/$name"
+        ;;
+      playlist)
+        case "$fixture" in */hostile/* | *.mp4 | *.mov) cp "$fixture" "fuzz/corpus/$target/$name" ;; esac
         ;;
       demux_flaky)
         i=0

@@ -97,6 +97,15 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg probe-pipe 0 "$ex/probe" --count - <"$data/mpeg2_interlaced.ts"
   run_vg probe-garbage 1 "$ex/probe" "$data/random.bin"
   run_vg probe-pipe-needs-seek 1 "$ex/probe" --count - <"$data/h264_aac.mp4"
+  # probe --open-dir: an HLS playlist whose segments come through the opener, and one
+  # naming a file outside the directory (refused by the opener mid-open).
+  mkdir -p "$tmp/pl"
+  ffmpeg -nostdin -v error -i "$data/h264_aac.ts" -c copy -f hls -hls_time 1 \
+    -hls_playlist_type vod "$tmp/pl/index.m3u8"
+  printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n../x.ts\n#EXT-X-ENDLIST\n' \
+    >"$tmp/pl/escape.m3u8"
+  run_vg probe-open-dir 0 "$ex/probe" --open-dir "$tmp/pl" --count "$tmp/pl/index.m3u8"
+  run_vg probe-open-dir-escape 1 "$ex/probe" --open-dir "$tmp/pl" --count "$tmp/pl/escape.m3u8"
   # remux: faststart (the second pass reads the output back), HLS through the opener,
   # standard output, and the error paths (bad input, refused option, escaping name).
   run_vg remux-faststart 0 "$ex/remux" "$data/h264_moov_end.mp4" "$tmp/fast.mp4" \

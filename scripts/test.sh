@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then formatting, lints, every test (unit,
 # integration, examples, doc tests), and the same tests and both examples again under
-# valgrind's memcheck (scripts/memcheck.sh), and a short fuzzing run of each fuzz target
-# (scripts/fuzz.sh; FFIO_FUZZ_SECONDS, default 30 per target); then clippy and cargo test
+# valgrind's memcheck (scripts/memcheck.sh), and a short fuzzing run of the fuzz targets
+# demux_slice and demux_flaky (scripts/fuzz.sh; FFIO_FUZZ_SECONDS, default 30 per target;
+# playlist runs on request only, see fuzz/README.md); then clippy and cargo test
 # again against FFmpeg 7.1 (Debian 13 "trixie") and the newest FFmpeg Debian ships (sid),
 # each in a fresh throwaway Debian root (scripts/test-ffmpeg.sh; needs root, through sudo
 # otherwise). memcheck and fuzzing run on the host only. Usage: scripts/test.sh

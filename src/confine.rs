@@ -98,13 +98,46 @@ pub(crate) fn check_option_name(key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Formats of [`READS_BY_NAME`] that open every further file through `io_open` (and give
-/// their child demuxers a refusing one), so an application's opener can serve them.
-/// The others bypass `io_open`: concat's parts use FFmpeg's default opener, dash on 5.1
-/// opens with `ffio_open_whitelist`, sdp opens sockets, imf's children get no `opaque`
-/// before FFmpeg 8, vobsub derives its file from the (empty) URL, the script formats
-/// run code.
-const OPENER_SERVES: &[&str] = &["hls", "applehttp"];
+/// The first libavformat major version (FFmpeg 7.0) whose dash demuxer opens its
+/// segments and manifest reloads through `io_open`, by the FFmpeg sources read (5.1, 7.1,
+/// 9.0). 5.1's opens them with `ffio_open_whitelist`, FFmpeg's own URL layer; 6.x (60)
+/// was not checked and is refused like 5.1.
+const DASH_THROUGH_IO_OPEN: u32 = 61;
+
+/// Why concat lists stay refused with an opener: `concatdec.c`'s `open_file` opens each
+/// part with `avformat_open_input` on a fresh child context that keeps FFmpeg's default
+/// `io_open` (5.1, 7.1 and 9.0 alike).
+const CONCAT_BYPASS: &str = "it opens each part in a child context of its own with \
+                             FFmpeg's default opener, bypassing the opener (every FFmpeg \
+                             release)";
+
+/// The running libavformat's major version (`avformat_version`), not the one ffio was
+/// built against: what matters is which demuxer code runs.
+fn libavformat_major() -> u32 {
+    // SAFETY: no preconditions; returns a constant.
+    unsafe { ffi::avformat_version() >> 16 }
+}
+
+/// Whether the format called `part` (one of [`READS_BY_NAME`]) opens every further file
+/// through `io_open`, giving its child demuxers a refusing one, so an application's
+/// opener can serve it: `hls` always, `dash` from [`DASH_THROUGH_IO_OPEN`] on. Otherwise
+/// `Err` says how it bypasses `io_open`: concat as [`CONCAT_BYPASS`], dash before 7.0
+/// through FFmpeg's URL layer; sdp opens sockets, imf's children get no `opaque` before
+/// FFmpeg 8, vobsub derives its file from the (empty) URL, the script formats run code.
+fn opener_serves(part: &str) -> std::result::Result<(), String> {
+    match part.to_ascii_lowercase().as_str() {
+        "hls" | "applehttp" => Ok(()),
+        "dash" if libavformat_major() >= DASH_THROUGH_IO_OPEN => Ok(()),
+        "dash" => Err(format!(
+            "the dash demuxer of this FFmpeg (libavformat {}) opens its segments with \
+             FFmpeg's own URL layer, bypassing the opener; FFmpeg 7.0 and later open them \
+             through it",
+            libavformat_major()
+        )),
+        "concat" => Err(CONCAT_BYPASS.into()),
+        _ => Err("it bypasses the opener".into()),
+    }
+}
 
 /// `Err(FormatRefused)` for an input format ffio does not demux: one that ignores custom
 /// I/O (`AVFMT_NOFILE`), one that reads by name (unless `opener` is set and the format
@@ -128,24 +161,22 @@ pub(crate) fn check_input_format(
         );
     }
     for part in name.split(',') {
-        if opener && OPENER_SERVES.iter().any(|n| n.eq_ignore_ascii_case(part)) {
-            continue;
-        }
-        if let Some((_, why)) = READS_BY_NAME
+        let Some((_, why)) = READS_BY_NAME
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(part))
-        {
-            return refuse(format!(
-                "{why}; ffio reads only the bytes you give it and lets FFmpeg open nothing{}",
-                if opener {
-                    " (this format bypasses the opener)"
-                } else if OPENER_SERVES.iter().any(|n| n.eq_ignore_ascii_case(part)) {
-                    " unless you give an opener (DemuxerOptions::opener)"
-                } else {
-                    ""
-                }
-            ));
-        }
+        else {
+            continue;
+        };
+        let served = opener_serves(part);
+        let remedy = match (&served, opener) {
+            (Ok(()), true) => continue,
+            (Ok(()), false) => " unless you give an opener (DemuxerOptions::opener)".to_owned(),
+            (Err(bypass), true) => format!(" ({bypass})"),
+            (Err(_), false) => String::new(),
+        };
+        return refuse(format!(
+            "{why}; ffio reads only the bytes you give it and lets FFmpeg open nothing{remedy}"
+        ));
     }
     if let Some(list) = whitelist {
         if !matches_any(name, list) {
@@ -212,9 +243,22 @@ mod tests {
             assert!(check_input_format(name, 0, None, false).is_err(), "{name}");
         }
         assert!(check_input_format("mov,mp4,m4a,3gp,3g2,mj2", 0, None, false).is_ok());
-        // An opener serves hls, nothing that bypasses it.
+        // An opener serves hls, and dash where FFmpeg routes it through io_open (7.0 and
+        // later, by the FFmpeg sources), nothing that bypasses it.
         assert!(check_input_format("hls", 0, None, true).is_ok());
-        for name in ["concat", "dash", "sdp", "imf", "vobsub"] {
+        // SAFETY: no preconditions.
+        let major = unsafe { ffi::avformat_version() } >> 16;
+        let dash = check_input_format("dash", 0, None, true);
+        if major >= 61 {
+            assert!(dash.is_ok(), "{dash:?}");
+        } else {
+            let err = dash.unwrap_err().to_string();
+            assert!(err.contains(&format!("libavformat {major}")), "{err}");
+            assert!(err.contains("FFmpeg 7.0 and later"), "{err}");
+        }
+        let err = check_input_format("concat", 0, None, true).unwrap_err();
+        assert!(err.to_string().contains("every FFmpeg release"), "{err}");
+        for name in ["concat", "sdp", "imf", "vobsub"] {
             assert!(check_input_format(name, 0, None, true).is_err(), "{name}");
         }
     }

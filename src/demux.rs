@@ -159,9 +159,11 @@ impl DemuxerOptions {
 
     /// Lets the demuxer open further files through `opener`: the segments and variant
     /// playlists of an HLS playlist (the `hls` format is refused without an opener), the
-    /// external data references of a MOV/MP4 file (with the option `enable_drefs=1`).
-    /// Other formats that name further files (concat lists, DASH, SDP, IMF) bypass
-    /// FFmpeg's `io_open` and stay refused.
+    /// segments of a DASH manifest on FFmpeg 7.0 and later, the external data references
+    /// of a MOV/MP4 file (with the option `enable_drefs=1`). Formats that name further
+    /// files but bypass FFmpeg's `io_open` stay refused with [`Error::FormatRefused`],
+    /// which says so: concat lists (every release: their parts get FFmpeg's default
+    /// opener), DASH before FFmpeg 7.0, SDP, IMF.
     ///
     /// **The names come from the input.** A hostile playlist names whatever it likes:
     /// `../../etc/passwd`, `/proc/self/environ`, `file:/…`, `http://169.254.169.254/`.
@@ -230,7 +232,8 @@ impl DemuxerOptions {
 /// manifests, SDP, …) are refused at open with [`Error::FormatRefused`], and FFmpeg may
 /// open nothing else either (MOV data references, protocols): ffio reads only through
 /// your reader, and through your opener if you gave one
-/// ([`DemuxerOptions::opener`]: HLS playlists, MOV data references). See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
+/// ([`DemuxerOptions::opener`]: HLS playlists, DASH manifests on FFmpeg 7.0 and later,
+/// MOV data references). See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
 ///
 /// A cut or damaged input is never silent: see [`truncation`](Demuxer::truncation) and

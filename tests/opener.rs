@@ -41,21 +41,6 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs the ffmpeg CLI in `dir` with `args` (after `-v error -y`); panics on failure.
-fn ffmpeg(dir: &Path, args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .current_dir(dir)
-        .args(["-v", "error", "-nostdin", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The top-level MP4 box types, in order.
 fn top_boxes(data: &[u8]) -> Vec<String> {
     let mut boxes = Vec::new();
@@ -744,6 +729,164 @@ fn hostile_playlist_names_reach_the_opener_as_they_are() {
         assert!(seen.iter().all(|s| s == name), "{name}: {seen:?}");
         assert!(!seen.is_empty(), "{name}: the opener was asked");
     }
+}
+
+/// The running libavformat's major version: which demuxer code runs.
+fn libavformat_major() -> u32 {
+    // SAFETY: no preconditions; returns a constant.
+    unsafe { ffio::sys::avformat_version() >> 16 }
+}
+
+/// `fs` filled with the files of `dir`.
+fn mem_fs_of(dir: &Path) -> MemFs {
+    let fs = MemFs::default();
+    fs.files.lock().unwrap().extend(files_in(dir));
+    fs
+}
+
+/// Opens `main` of `fs` through `fs` itself.
+fn open_through(
+    fs: &MemFs,
+    main: &str,
+    options: ffio::DemuxerOptions,
+) -> ffio::Result<ffio::Demuxer<Cursor<Vec<u8>>>> {
+    let bytes = fs.snapshot()[main].clone();
+    options
+        .opener(fs.clone())
+        .open(ffio::CustomIo::seekable_reader(Cursor::new(bytes))?)
+}
+
+#[test]
+fn dash_input_through_an_opener_follows_the_running_release() {
+    quiet();
+    let dir = scratch("dash_input");
+    cli_to_dir(
+        &dir,
+        &long_source(),
+        "dash",
+        "in.mpd",
+        &[("seg_duration", "2")],
+    );
+    let fs = mem_fs_of(&dir);
+    let result = open_through(&fs, "in.mpd", ffio::DemuxerOptions::new());
+    let major = libavformat_major();
+    if major >= 61 {
+        // FFmpeg 7.0 and later: dashdec.c opens segments with `s->io_open`, so they come
+        // through the opener, and every packet ffprobe reads from disk is read.
+        let demuxed = demux_all(result).unwrap();
+        assert_eq!(demuxed.counts(), ffprobe_counts(&dir.join("in.mpd")));
+        let log = fs.log.lock().unwrap().clone();
+        assert!(log.iter().any(|l| l == "Read init-stream0.m4s"), "{log:?}");
+        assert!(log.iter().all(|l| l.starts_with("Read ")), "{log:?}");
+    } else {
+        // FFmpeg 5.1 (libavformat 59) and 6.x: dashdec.c opens segments with
+        // ffio_open_whitelist, FFmpeg's own URL layer, bypassing io_open: refused at open,
+        // naming the release, before the opener is asked for anything.
+        let err = result.map(drop).unwrap_err();
+        assert!(matches!(err, Error::FormatRefused { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(&format!("libavformat {major}")), "{text}");
+        assert!(text.contains("FFmpeg 7.0 and later"), "{text}");
+        assert!(fs.log.lock().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn concat_input_with_an_opener_is_refused_on_every_release() {
+    quiet();
+    // concatdec.c (5.1, 7.1 and 9.0 alike) opens each part with avformat_open_input on a
+    // fresh child context that keeps FFmpeg's default io_open: the parts can never come
+    // through an opener, so ffio refuses the list at open, whatever the release, instead
+    // of letting the parts fail one by one against the empty protocol whitelist.
+    let dir = scratch("concat_input");
+    cli_to_dir(&dir, &long_source(), "mpegts", "a.ts", &[]);
+    std::fs::write(
+        dir.join("list.ffconcat"),
+        "ffconcat version 1.0\nfile a.ts\nfile a.ts\n",
+    )
+    .unwrap();
+    // ffprobe reads the list from disk (the parts are plain relative names: safe mode
+    // accepts them), so the list itself is fine: refusing it is ffio's decision.
+    let expected: u64 = ffprobe_counts(&dir.join("a.ts")).iter().map(|c| c.2).sum();
+    assert_eq!(ffprobe_total(&dir.join("list.ffconcat")), 2 * expected);
+    let fs = mem_fs_of(&dir);
+    let err = open_through(&fs, "list.ffconcat", ffio::DemuxerOptions::new())
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(err, Error::FormatRefused { .. }), "{err:?}");
+    assert!(err.to_string().contains("every FFmpeg release"), "{err}");
+    assert!(fs.log.lock().unwrap().is_empty());
+}
+
+/// h264_aac.mp4 whose video track's data lives, by its `alis` data reference, in
+/// `secret.mp4` (one level up from the input, one level down: the same directory).
+fn mov_with_external_video() -> Vec<u8> {
+    let entry = common::mov::alis_entry("Vol", "secret.mp4", "Vol:media:secret.mp4", 1);
+    common::mov::mov_with_dref_entry(&entry)
+}
+
+#[test]
+fn mov_external_references_are_read_through_the_opener() {
+    quiet();
+    let input = mov_with_external_video();
+    let original = fixture("h264_aac.mp4");
+    let expected = ffprobe_packets(&original);
+    let video: Vec<_> = ffprobe_streams(&original)
+        .iter()
+        .filter(|s| s["codec_type"] == "video")
+        .map(|s| s["index"].parse::<usize>().unwrap())
+        .collect();
+    assert_eq!(video, [0], "the helper patches the first track");
+    // The reference names a file holding the fixture's bytes: the samples sit at the same
+    // offsets (the patch only grows the moov, which follows the mdat), so every packet is
+    // ffprobe's packet of the unpatched fixture.
+    let serve = |secret: Vec<u8>| {
+        let fs = MemFs::default();
+        fs.files.lock().unwrap().insert("secret.mp4".into(), secret);
+        fs.files
+            .lock()
+            .unwrap()
+            .insert("input.mov".into(), input.clone());
+        let demuxed = demux_all(open_through(
+            &fs,
+            "input.mov",
+            ffio::DemuxerOptions::new().option("enable_drefs", "1"),
+        ))
+        .unwrap();
+        let log = fs.log.lock().unwrap().clone();
+        (demuxed, log)
+    };
+    let (demuxed, log) = serve(fixture_bytes("h264_aac.mp4"));
+    assert_eq!(log, ["Read secret.mp4"]);
+    assert_same_packets("through the reference", &demuxed.packets, &expected);
+    // The video samples really come from the referenced file: served zeros instead, the
+    // video packets change (same sizes, other payloads), the audio ones do not.
+    let (zeroed, _) = serve(vec![0; fixture_bytes("h264_aac.mp4").len()]);
+    let zeroed = zeroed.packets;
+    assert_eq!(zeroed.len(), expected.len());
+    for (got, want) in zeroed.iter().zip(&expected) {
+        assert_eq!(got.size, want.size);
+        if got.stream_index == 0 {
+            assert_ne!(
+                got.crc32, want.crc32,
+                "video packet from the main input: {got:?}"
+            );
+        } else {
+            assert_eq!(got.crc32, want.crc32, "{got:?}");
+        }
+    }
+    // Without enable_drefs the opener is not asked: FFmpeg skips the reference (with a
+    // warning) and the external track has no packets; the audio is all there.
+    let fs = MemFs::default();
+    fs.files.lock().unwrap().insert("input.mov".into(), input);
+    let demuxed = demux_all(open_through(&fs, "input.mov", ffio::DemuxerOptions::new())).unwrap();
+    assert!(fs.log.lock().unwrap().is_empty());
+    let audio: Vec<_> = expected
+        .iter()
+        .filter(|p| p.stream_index != 0)
+        .cloned()
+        .collect();
+    assert_same_packets("reference skipped", &demuxed.packets, &audio);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
-//! examples/probe's --strict and --timeout: a cut upload is an error under --strict (and
-//! printed as usual without it), intact files print the same JSON either way, a stalled
-//! upload stops at the deadline.
+//! examples/probe's --strict, --timeout and --open-dir: a cut upload is an error under
+//! --strict (and printed as usual without it), intact files print the same JSON either
+//! way, a stalled upload stops at the deadline; with --open-dir a playlist's files are
+//! read from the directory (the packet counts ffprobe gives) and no name leaves it.
 
 mod common;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{example, fixture, fixture_bytes};
+use common::{example, ffprobe_counts, fixture, fixture_bytes};
 
 fn probe(args: &[&str]) -> std::process::Output {
     Command::new(example("probe")).args(args).output().unwrap()
@@ -99,4 +101,191 @@ fn timeout_stops_a_stalled_upload() {
             "{bad:?}"
         );
     }
+}
+
+/// A fresh directory for one --open-dir test.
+fn open_dir_scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("probe_open_dir")
+        .join(std::process::id().to_string())
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// probe --open-dir DIR --count PLAYLIST.
+fn probe_open_dir(dir: &Path, playlist: &Path) -> std::process::Output {
+    probe(&[
+        "--open-dir",
+        dir.to_str().unwrap(),
+        "--count",
+        playlist.to_str().unwrap(),
+    ])
+}
+
+/// Writes at `path` a VOD playlist of one segment, `name`.
+fn one_segment_playlist(path: &Path, name: &str) {
+    let text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{name}\n#EXT-X-ENDLIST\n");
+    std::fs::write(path, text).unwrap();
+}
+
+/// `(index, codec_type, nb_read_packets)` per stream of probe's JSON.
+fn probe_counts(stdout: &[u8]) -> Vec<(usize, String, u64)> {
+    let json = common::json::parse(std::str::from_utf8(stdout).unwrap()).unwrap();
+    json.get("streams")
+        .unwrap()
+        .items()
+        .iter()
+        .map(|s| {
+            let field = |k: &str| s.get(k).unwrap_or_else(|| panic!("no {k} in {s:?}"));
+            (
+                field("index").as_i64().unwrap() as usize,
+                field("codec_type").as_str().unwrap().to_owned(),
+                field("nb_read_packets").as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn open_dir_reads_a_playlists_files_as_ffprobe_does() {
+    common::quiet();
+    let dir = open_dir_scratch("hls");
+    // Segments in a subdirectory too: plain relative names with directories are served.
+    std::fs::create_dir(dir.join("v")).unwrap();
+    common::ffmpeg(
+        &dir,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=8000",
+            "-t",
+            "5",
+            "-c:v",
+            "libx264",
+            "-g",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_playlist_type",
+            "vod",
+            "-hls_segment_filename",
+            "v/seg%d.ts",
+            "-hls_base_url",
+            "v/",
+            "index.m3u8",
+        ],
+    );
+    let playlist = dir.join("index.m3u8");
+    let text = std::fs::read_to_string(&playlist).unwrap();
+    assert!(text.contains("v/seg0.ts"), "{text}");
+    let out = probe_open_dir(&dir, &playlist);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = ffprobe_counts(&playlist);
+    assert!(
+        expected.iter().map(|c| c.2).sum::<u64>() > 50,
+        "{expected:?}"
+    );
+    assert_eq!(probe_counts(&out.stdout), expected);
+    // Without --open-dir the playlist is refused (FFmpeg 5.1, 6.x: ffio's refusal;
+    // FFmpeg >= 7 does not even detect HLS in an unnamed input).
+    let out = probe(&["--count", playlist.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn open_dir_refuses_concat_lists_naming_the_reason() {
+    common::quiet();
+    let dir = open_dir_scratch("concat");
+    let part = fixture("h264_aac.ts");
+    std::fs::copy(&part, dir.join("a.ts")).unwrap();
+    let list = dir.join("list.ffconcat");
+    std::fs::write(&list, "ffconcat version 1.0\nfile a.ts\nfile a.ts\n").unwrap();
+    // ffprobe reads the list from the same directory: twice the part's packets. ffio
+    // cannot route concat's parts through an opener on any FFmpeg release (concatdec.c
+    // opens them in a child context with FFmpeg's default opener), so probe refuses the
+    // list with that reason, in one line, exit 1.
+    let part_total: u64 = ffprobe_counts(&part).iter().map(|c| c.2).sum();
+    let list_total: u64 = ffprobe_counts(&list).iter().map(|c| c.2).sum();
+    assert_eq!(list_total, 2 * part_total);
+    let out = probe_open_dir(&dir, &list);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("concat"), "{stderr}");
+    assert!(stderr.contains("every FFmpeg release"), "{stderr}");
+}
+
+#[test]
+fn open_dir_refuses_every_name_that_leaves_the_directory() {
+    common::quiet();
+    let root = open_dir_scratch("escape");
+    let dir = root.join("served");
+    std::fs::create_dir(&dir).unwrap();
+    // Files outside the directory that a hostile playlist tries to reach.
+    std::fs::copy(fixture("h264_aac.ts"), root.join("outside.ts")).unwrap();
+    std::fs::copy(fixture("h264_aac.ts"), dir.join("inside.ts")).unwrap();
+    std::os::unix::fs::symlink(root.join("outside.ts"), dir.join("link.ts")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.ts")).unwrap();
+    // (The hls demuxer itself drops names without a media extension, so each name ends
+    // in .ts: the refusal is the opener's.)
+    let cases = [
+        ("../outside.ts", "'..'"),
+        ("/etc/passwd.ts", "absolute"),
+        ("file:/etc/passwd.ts", "scheme"),
+        ("http://169.254.169.254/latest/meta-data.ts", "scheme"),
+        ("link.ts", "symbolic link"),
+        ("passwd.ts", "symbolic link"),
+        ("./inside.ts", "'.'"),
+        ("missing.ts", "no such file"),
+    ];
+    let playlist = dir.join("bad.m3u8");
+    for (name, why) in cases {
+        one_segment_playlist(&playlist, name);
+        let out = probe_open_dir(&dir, &playlist);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.starts_with("probe: "), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("{name:?}")), "{name}: {stderr}");
+        assert!(stderr.contains(why), "{name}: {stderr}");
+    }
+    // The same playlist naming the file inside is read (what ffprobe reads of it alone).
+    one_segment_playlist(&playlist, "inside.ts");
+    let out = probe_open_dir(&dir, &playlist);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: u64 = probe_counts(&out.stdout).iter().map(|c| c.2).sum();
+    let expected: u64 = ffprobe_counts(&playlist).iter().map(|c| c.2).sum();
+    assert_eq!(got, expected);
+    assert!(got > 0);
+    // A directory that does not exist: one line, exit 1.
+    let out = probe(&[
+        "--open-dir",
+        root.join("nope").to_str().unwrap(),
+        playlist.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--open-dir"));
 }

@@ -35,6 +35,7 @@ pub fn fixture_bytes(name: &str) -> Vec<u8> {
 
 pub mod containers;
 pub mod json;
+pub mod mov;
 
 /// Every fixture FFmpeg reads completely, in every container and codec the suite covers.
 /// Every test that iterates over it passes with all of them (checked when the metadata
@@ -116,13 +117,23 @@ pub fn example(name: &str) -> PathBuf {
     // `cargo test --test NAME` does not rebuild the examples: refuse to test a stale one.
     let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sources = vec![root.join("examples").join(format!("{name}.rs"))];
+    let main = root.join("examples").join(format!("{name}.rs"));
+    let mut sources = vec![main.clone()];
     for entry in std::fs::read_dir(root.join("src")).unwrap() {
         sources.push(entry.unwrap().path());
     }
-    // Modules the examples share (`#[path = "common/…"]`).
-    if let Ok(shared) = std::fs::read_dir(root.join("examples").join("common")) {
-        sources.extend(shared.map(|entry| entry.unwrap().path()));
+    // The shared modules this example includes (`#[path = "common/…"]`): only those, or a
+    // change to a module it does not use would make it stale forever (cargo does not
+    // rebuild it for that).
+    let text = std::fs::read_to_string(&main).unwrap();
+    for line in text.lines() {
+        if let Some(module) = line
+            .trim()
+            .strip_prefix("#[path = \"")
+            .and_then(|rest| rest.strip_suffix("\"]"))
+        {
+            sources.push(root.join("examples").join(module));
+        }
     }
     for source in sources {
         let changed = std::fs::metadata(&source)
@@ -782,4 +793,19 @@ pub fn assert_same_bytes(what: &str, got: &[u8], want: &[u8]) {
             want.len()
         );
     }
+}
+
+/// Runs the ffmpeg CLI in `dir` with `args` (after `-v error -y`); panics on failure.
+pub fn ffmpeg(dir: &Path, args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .current_dir(dir)
+        .args(["-v", "error", "-nostdin", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
