@@ -52,8 +52,11 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use ffio::{CustomIo, Demuxer, Muxer, OpenMode, Opened, Packet};
+use ffio::{CustomIo, Demuxer, Muxer, OpenMode, Opened};
 
+#[path = "common/copy.rs"]
+mod copy;
+use copy::copy_all;
 #[path = "common/fd_out.rs"]
 mod fd_out;
 use fd_out::{FdOut, Progress};
@@ -208,25 +211,6 @@ impl ffio::Opener for MemoryOpener {
         files.remove(name);
         Ok(())
     }
-}
-
-/// Copies every packet of `demuxer` into `muxer` and finishes it.
-fn copy_all<W, R>(
-    demuxer: &mut Demuxer<R>,
-    mut muxer: Muxer<W>,
-    options: &[(&str, &str)],
-) -> ffio::Result<W> {
-    let time_bases: Vec<ffio::Rational> = demuxer.streams().map(|s| s.time_base()).collect();
-    for stream in demuxer.streams() {
-        muxer.add_stream_from(&stream)?;
-    }
-    muxer.write_header(options)?;
-    let mut packet = Packet::new();
-    while demuxer.read_packet_into(&mut packet)? {
-        let time_base = time_bases[packet.stream_index()];
-        muxer.write_packet(&mut packet, time_base)?;
-    }
-    Ok(muxer.finish()?)
 }
 
 /// Muxes as `args` say; returns the summary, a line per file written (name, size).

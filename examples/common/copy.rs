@@ -1,13 +1,11 @@
 //! Copying every packet of a demuxer into a muxer (`-c copy`), shared by the programs
-//! that remux (benches/remux_direct; examples/remux has its own copy still).
-
-use std::io::Write;
+//! that remux (examples/remux, benches/remux_direct).
 
 use ffio::{Demuxer, Muxer, Packet};
 
 /// Adds every stream of `demuxer` to `muxer`, writes the header with `options`, copies
 /// every packet (rescaled from its stream's time base) and finishes the muxer.
-pub fn copy_all<W: Write, R>(
+pub fn copy_all<W, R>(
     demuxer: &mut Demuxer<R>,
     mut muxer: Muxer<W>,
     options: &[(&str, &str)],
