@@ -237,6 +237,9 @@ impl Frame {
     /// YUV matrix and range, as FFmpeg's scale filter converts it.
     fn ppm(&self) -> Result<Vec<u8>, String> {
         let (w, h, format) = self.shape();
+        // libswscale's bicubic flag, 4 in every release: a #define before FFmpeg 8, a
+        // member of `enum SwsFlags` since (which the bindings then spell differently).
+        const SWS_BICUBIC: c_int = 4;
         let rgb24 = sys::AVPixelFormat::AV_PIX_FMT_RGB24 as c_int;
         // SAFETY: valid sizes and formats (the frame's); null filters and parameters are
         // allowed; null (an unsupported format) is checked.
@@ -248,7 +251,7 @@ impl Frame {
                 w,
                 h,
                 rgb24,
-                sys::SWS_BICUBIC as c_int,
+                SWS_BICUBIC,
                 ptr::null_mut(),
                 ptr::null_mut(),
                 ptr::null(),
