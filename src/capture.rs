@@ -274,7 +274,8 @@ unsafe fn not_dropped(
         ptr::null_mut()
     };
     let captured = !capture.is_null();
-    if !captured && !forwarded(level) {
+    // A message that is not `wanted` came here only because it is printed.
+    if !captured && wanted && !forwarded(level) {
         return;
     }
     #[cfg(not(feature = "log"))]
