@@ -106,30 +106,28 @@ fn assert_one_line_error(out: &Output, what: &str, output: &Path) {
     assert!(!output.exists(), "{what}: left {}", output.display());
 }
 
+/// A `format` entry of `input` as ffprobe prints it (`format_name`, `start_time`).
+fn format_entry(input: &str, key: &str) -> String {
+    let entries = format!("format={key}");
+    let args = ["-v", "error", "-show_entries", &entries, "-of", "csv=p=0"];
+    run_ffprobe(&args, Path::new(input), ProbeInput::File)
+        .stdout
+        .trim()
+        .to_owned()
+}
+
 /// Whether the running FFmpeg's CLI skips the accurate seek for `input`: an MPEG-TS on
 /// FFmpeg 7 or newer (libavformat 61), where `-ss` gives the first frame decoded after
 /// the seek.
 fn cli_skips_accurate_seek(input: &str) -> bool {
     // SAFETY: avformat_version only returns a constant.
     let major = unsafe { ffio::sys::avformat_version() } >> 16;
-    let text = run_ffprobe(
-        &[
-            "-v",
-            "error",
-            "-show_entries",
-            "format=format_name",
-            "-of",
-            "csv=p=0",
-        ],
-        Path::new(input),
-        ProbeInput::File,
-    )
-    .stdout;
-    major >= 61 && text.trim() == "mpegts"
+    major >= 61 && format_entry(input, "format_name") == "mpegts"
 }
 
-/// Every frame of `input`'s first video stream, decoded by the CLI into `pix_fmt`.
-fn all_frames(input: &str, pix_fmt: &str) -> Vec<Vec<u8>> {
+/// Every frame of `input`'s first video stream, decoded by the CLI into `pix_fmt`, with
+/// its presentation time (ffprobe).
+fn all_frames(input: &str, pix_fmt: &str) -> Vec<(f64, Vec<u8>)> {
     let dir = Scratch::new("all-frames");
     let out = dir.0.join("all.raw");
     let args = [
@@ -139,19 +137,7 @@ fn all_frames(input: &str, pix_fmt: &str) -> Vec<Vec<u8>> {
     args.push(out.to_str().unwrap());
     assert!(ffmpeg(&args).status.success(), "{input}: full decode");
     let data = std::fs::read(&out).unwrap();
-    let count = frame_times(input).len();
-    assert!(
-        count > 0 && data.len() % count == 0,
-        "{input}: {count} frames"
-    );
-    data.chunks(data.len() / count)
-        .map(<[u8]>::to_vec)
-        .collect()
-}
-
-/// The presentation times of `input`'s video frames (ffprobe), and its start time.
-fn frame_times(input: &str) -> Vec<f64> {
-    let args = [
+    let probe = [
         "-v",
         "error",
         "-select_streams",
@@ -161,39 +147,35 @@ fn frame_times(input: &str) -> Vec<f64> {
         "-of",
         "csv=p=0",
     ];
-    run_ffprobe(&args, Path::new(input), ProbeInput::File)
+    let times: Vec<f64> = run_ffprobe(&probe, Path::new(input), ProbeInput::File)
         .stdout
         .lines()
         .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    let count = times.len();
+    assert!(
+        count > 0 && data.len() % count == 0,
+        "{input}: {count} frames"
+    );
+    times
+        .into_iter()
+        .zip(data.chunks(data.len() / count).map(<[u8]>::to_vec))
         .collect()
 }
 
 /// The first frame at or after `at` seconds from the container's start (as `-ss` counts).
 fn first_frame_at_or_after(input: &str, pix_fmt: &str, at: f64) -> Vec<u8> {
-    let args = [
-        "-v",
-        "error",
-        "-show_entries",
-        "format=start_time",
-        "-of",
-        "csv=p=0",
-    ];
-    let start: f64 = run_ffprobe(&args, Path::new(input), ProbeInput::File)
-        .stdout
-        .trim()
-        .parse()
-        .unwrap();
-    let times = frame_times(input);
-    let index = times
-        .iter()
-        .position(|&t| t >= start + at - 1e-6)
-        .unwrap_or_else(|| panic!("{input}: no frame at or after {at} s"));
-    all_frames(input, pix_fmt).swap_remove(index)
+    let start: f64 = format_entry(input, "start_time").parse().unwrap();
+    all_frames(input, pix_fmt)
+        .into_iter()
+        .find(|(t, _)| *t >= start + at - 1e-6)
+        .unwrap_or_else(|| panic!("{input}: no frame at or after {at} s"))
+        .1
 }
 
 /// Which frame of a full decode `frame` is, for the failure message.
-fn frame_index(input: &str, pix_fmt: &str, frame: &[u8]) -> Option<usize> {
-    all_frames(input, pix_fmt).iter().position(|f| f == frame)
+fn frame_index(frames: &[(f64, Vec<u8>)], frame: &[u8]) -> Option<usize> {
+    frames.iter().position(|(_, f)| f == frame)
 }
 
 /// A mid-file position: half the duration, moved off the 25 fps grid of the fixtures so
@@ -247,13 +229,15 @@ fn raw_frames_equal_ffmpegs_for_every_video_fixture() {
             }
             assert!(out.status.success(), "{what}: {}", text(&out.stderr));
             let frame = std::fs::read(&got).unwrap();
-            assert!(
-                frame == expected,
-                "{what}: the frames differ (ffio's is frame {:?} of a full decode, the \
-                 reference {:?})",
-                frame_index(input, pix_fmt, &frame),
-                frame_index(input, pix_fmt, &expected)
-            );
+            if frame != expected {
+                let frames = all_frames(input, pix_fmt);
+                panic!(
+                    "{what}: the frames differ (ffio's is frame {:?} of a full decode, the \
+                     reference {:?})",
+                    frame_index(&frames, &frame),
+                    frame_index(&frames, &expected)
+                );
+            }
             compared += 1;
             let _ = std::fs::remove_file(&got);
             let _ = std::fs::remove_file(&want);
