@@ -210,27 +210,95 @@ fn open_dir_reads_a_playlists_files_as_ffprobe_does() {
 }
 
 #[test]
-fn open_dir_refuses_concat_lists_naming_the_reason() {
+fn open_dir_reads_a_concat_lists_parts_as_ffprobe_does() {
     common::quiet();
     let dir = open_dir_scratch("concat");
-    let part = fixture("h264_aac.ts");
-    std::fs::copy(&part, dir.join("a.ts")).unwrap();
+    std::fs::create_dir(dir.join("v")).unwrap();
+    std::fs::copy(fixture("h264_aac.ts"), dir.join("a.ts")).unwrap();
+    std::fs::copy(fixture("h264_aac.mp4"), dir.join("v/c.mp4")).unwrap();
     let list = dir.join("list.ffconcat");
-    std::fs::write(&list, "ffconcat version 1.0\nfile a.ts\nfile a.ts\n").unwrap();
-    // ffprobe reads the list from the same directory: twice the part's packets. ffio
-    // cannot route concat's parts through an opener on any FFmpeg release (concatdec.c
-    // opens them in a child context with FFmpeg's default opener), so probe refuses the
-    // list with that reason, in one line, exit 1.
-    let part_total: u64 = ffprobe_counts(&part).iter().map(|c| c.2).sum();
-    let list_total: u64 = ffprobe_counts(&list).iter().map(|c| c.2).sum();
-    assert_eq!(list_total, 2 * part_total);
+    std::fs::write(
+        &list,
+        "ffconcat version 1.0\nfile a.ts\nfile v/c.mp4\nfile a.ts\n",
+    )
+    .unwrap();
+    // ffprobe reads the parts from the same directory (plain relative names: its safe
+    // mode accepts them).
+    let expected = ffprobe_counts(&list);
+    let part: u64 = ffprobe_counts(&dir.join("a.ts")).iter().map(|c| c.2).sum();
+    let mp4: u64 = ffprobe_counts(&dir.join("v/c.mp4"))
+        .iter()
+        .map(|c| c.2)
+        .sum();
+    assert_eq!(expected.iter().map(|c| c.2).sum::<u64>(), 2 * part + mp4);
     let out = probe_open_dir(&dir, &list);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(probe_counts(&out.stdout), expected);
+    // Without --open-dir the list stays refused.
+    let out = probe(&["--count", list.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("concat"), "{stderr}");
-    assert!(stderr.contains("every FFmpeg release"), "{stderr}");
+}
+
+#[test]
+fn open_dir_refuses_concat_parts_that_leave_the_directory() {
+    common::quiet();
+    let root = open_dir_scratch("concat_escape");
+    let dir = root.join("served");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(fixture("h264_aac.ts"), root.join("outside.ts")).unwrap();
+    std::fs::copy(fixture("h264_aac.ts"), dir.join("inside.ts")).unwrap();
+    std::os::unix::fs::symlink(root.join("outside.ts"), dir.join("link.ts")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.ts")).unwrap();
+    // `../`, absolute and `file:` names fail the concat's safe mode before the opener is
+    // asked ("Unsafe file name"); the links and the missing file are the opener's
+    // refusals. Each is named in the one line, after a part that is served.
+    let names = [
+        "../outside.ts",
+        "/etc/passwd.ts",
+        "file:inside.ts",
+        "link.ts",
+        "passwd.ts",
+        "missing.ts",
+    ];
+    let list = dir.join("bad.ffconcat");
+    for name in names {
+        std::fs::write(
+            &list,
+            format!("ffconcat version 1.0\nfile inside.ts\nfile '{name}'\n"),
+        )
+        .unwrap();
+        let out = probe_open_dir(&dir, &list);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.starts_with("probe: "), "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+    // The same list naming the file inside twice is read.
+    std::fs::write(
+        &list,
+        "ffconcat version 1.0\nfile inside.ts\nfile inside.ts\n",
+    )
+    .unwrap();
+    let out = probe_open_dir(&dir, &list);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: u64 = probe_counts(&out.stdout).iter().map(|c| c.2).sum();
+    let part: u64 = ffprobe_counts(&dir.join("inside.ts"))
+        .iter()
+        .map(|c| c.2)
+        .sum();
+    assert_eq!(got, 2 * part);
 }
 
 #[test]

@@ -150,6 +150,37 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
+/// A fresh, empty directory `NAME` for one test, under the target directory in
+/// `GROUP/PID` (the suite may run twice at once, e.g. under memcheck); the first call for
+/// a group removes the directories of processes that are gone.
+pub fn scratch_dir(group: &str, name: &str) -> PathBuf {
+    static CLEANED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(group);
+    {
+        let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
+        if !cleaned.iter().any(|g| g == group) {
+            cleaned.push(group.to_owned());
+            for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+                let gone = match entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok())
+                {
+                    Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+                    None => true,
+                };
+                if gone {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
+    let dir = root.join(std::process::id().to_string()).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Remuxes every stream of the container in `input` into `muxer` (header written with
 /// `options`, packets rescaled from their source time base) and finishes it.
 pub fn remux<W: std::io::Write>(
@@ -406,24 +437,56 @@ pub fn ffprobe_packets_piped(path: &Path) -> Vec<ProbePacket> {
     probe_packets(path, ProbeInput::Pipe)
 }
 
-fn probe_packets(path: &Path, input: ProbeInput) -> Vec<ProbePacket> {
-    let out = run_ffprobe(
-        &[
-            "-v",
-            "error",
-            "-show_data_hash",
-            "CRC32",
-            "-show_entries",
-            "packet=stream_index,pts,dts,size,flags,data_hash",
-            "-of",
-            "default",
-        ],
-        path,
-        input,
-    );
+/// [`ffprobe_packets`] with further ffprobe arguments before the path: input options such
+/// as `-f concat -safe 0`, or `-read_intervals`. Packet tags (`TAG:key=value`, e.g. a
+/// concat list's per-file metadata) are in [`ffprobe_packet_fields`].
+pub fn ffprobe_packets_with(path: &Path, args: &[&str]) -> Vec<ProbePacket> {
+    probe_packets_with(path, ProbeInput::File, args)
+}
+
+/// Every `[PACKET]` section of `ffprobe -v error -show_entries packet=stream_index:packet_tags
+/// -of default ARGS... PATH`: `stream_index` and one `TAG:key` field per tag. Panics if
+/// ffprobe fails on the file.
+pub fn ffprobe_packet_fields(path: &Path, args: &[&str]) -> Vec<BTreeMap<String, String>> {
+    let mut all = vec![
+        "-v",
+        "error",
+        "-show_entries",
+        "packet=stream_index:packet_tags",
+        "-of",
+        "default",
+    ];
+    all.extend_from_slice(args);
+    let out = run_ffprobe(&all, path, ProbeInput::File);
     assert!(
         out.success,
-        "ffprobe -show_entries packet ({input:?}) failed on {}: {}",
+        "ffprobe {args:?} -show_entries packet_tags failed on {}: {}",
+        path.display(),
+        out.stderr
+    );
+    sections(&out.stdout, "PACKET")
+}
+
+fn probe_packets(path: &Path, input: ProbeInput) -> Vec<ProbePacket> {
+    probe_packets_with(path, input, &[])
+}
+
+fn probe_packets_with(path: &Path, input: ProbeInput, args: &[&str]) -> Vec<ProbePacket> {
+    let mut all = vec![
+        "-v",
+        "error",
+        "-show_data_hash",
+        "CRC32",
+        "-show_entries",
+        "packet=stream_index,pts,dts,size,flags,data_hash",
+        "-of",
+        "default",
+    ];
+    all.extend_from_slice(args);
+    let out = run_ffprobe(&all, path, input);
+    assert!(
+        out.success,
+        "ffprobe {args:?} -show_entries packet ({input:?}) failed on {}: {}",
         path.display(),
         out.stderr
     );
@@ -501,7 +564,7 @@ pub fn ffprobe_format(path: &Path) -> BTreeMap<String, String> {
 
 /// Parses ffprobe's `default` writer output: the `key=value` lines directly inside each
 /// `[NAME]` ... `[/NAME]` section (lines of nested sections are ignored).
-fn sections(text: &str, name: &str) -> Vec<BTreeMap<String, String>> {
+pub fn sections(text: &str, name: &str) -> Vec<BTreeMap<String, String>> {
     let open = format!("[{name}]");
     let mut result = Vec::new();
     let mut current: Option<BTreeMap<String, String>> = None;
