@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ffmpeg_sys_next as ffi;
 
+use crate::concat::{self, Concat};
 use crate::dict::{c_string, Dictionary};
 use crate::error::{Error, Result};
 use crate::io::CustomIo;
@@ -41,6 +42,11 @@ pub struct DemuxerOptions {
     strict: bool,
     headers_only: bool,
     opener: Option<SharedOpener>,
+    /// For a part of a concat list: how deep lists may still nest (`recursion_depth`).
+    concat_depth: Option<i32>,
+    /// For a part of a concat list: the list's format flags (`fflags`), which FFmpeg's
+    /// concat demuxer gives its parts.
+    inherit_flags: std::os::raw::c_int,
 }
 
 impl Default for DemuxerOptions {
@@ -55,6 +61,8 @@ impl Default for DemuxerOptions {
             strict: false,
             headers_only: false,
             opener: None,
+            concat_depth: None,
+            inherit_flags: 0,
         }
     }
 }
@@ -200,6 +208,11 @@ impl DemuxerOptions {
         self
     }
 
+    /// Makes these the options of a concat list's part, `depth` levels of lists deep.
+    pub(crate) fn set_concat_depth(&mut self, depth: i32) {
+        self.concat_depth = Some(depth);
+    }
+
     /// Opens `io` with these options; see [`Demuxer::open`].
     pub fn open<R>(&self, io: CustomIo<R>) -> Result<Demuxer<R>> {
         Demuxer::open_with(io, self)
@@ -239,6 +252,9 @@ impl DemuxerOptions {
 /// A cut or damaged input is never silent: see [`truncation`](Demuxer::truncation) and
 /// [`DemuxerOptions::strict`].
 pub struct Demuxer<R> {
+    /// For a concat list read by ffio ([`crate::concat`]): its parts and state. `fmt` is
+    /// then the list's stream table, never opened.
+    concat: Option<Box<Concat>>,
     /// Declared before `io`: fields drop in order, so the input is closed before the
     /// AVIOContext it reads through is freed.
     fmt: InputContext,
@@ -320,6 +336,11 @@ impl<R> Demuxer<R> {
         };
         let mut pending = PendingContext::new(&io)?;
         let mut dict = pending.apply_options(&options.options)?;
+        // SAFETY: `pending.0` is our idle context; CUSTOM_IO stays set (apply_options set
+        // it, and the list's flags never carry it here).
+        unsafe {
+            (*pending.0).flags |= options.inherit_flags & !ffi::AVFMT_FLAG_CUSTOM_IO;
+        }
         if let Some(list) = &options.format_whitelist {
             pending.set_option("format_whitelist", list)?;
         }
@@ -375,6 +396,11 @@ impl<R> Demuxer<R> {
             if names.split(',').any(|name| name == format) {
                 pending.check_private_option(key, value)?;
                 dict.set(key, value)?;
+            }
+        }
+        if let Some(opener) = &options.opener {
+            if names.split(',').any(|name| name == "concat") {
+                return Self::open_concat(io, pending, dict, options, opener.clone(), input_format);
             }
         }
         // SAFETY: as above.
@@ -445,7 +471,8 @@ impl<R> Demuxer<R> {
         };
         // From here on `demuxer`'s Drop closes the input, whatever happens.
         let mut demuxer = Demuxer {
-            fmt: InputContext(fmt),
+            concat: None,
+            fmt: InputContext(fmt, Kind::Open),
             opener,
             io,
             watch,
@@ -478,6 +505,92 @@ impl<R> Demuxer<R> {
             demuxer.check_readable_without_seeking()?;
         }
         Ok(demuxer)
+    }
+
+    /// Opens a concat list with ffio's own concat demuxer ([`crate::concat`]): reads the
+    /// whole list from `io`, makes `pending` its stream table, and opens its first part
+    /// through `opener`.
+    fn open_concat(
+        mut io: CustomIo<R>,
+        pending: PendingContext,
+        mut dict: Dictionary,
+        options: &DemuxerOptions,
+        opener: SharedOpener,
+        input_format: *const ffi::AVInputFormat,
+    ) -> Result<Self> {
+        let settings = concat::Settings::take_from(&mut dict)?;
+        dict.ensure_consumed("avformat_open_input")?;
+        let list = concat::read_list(&mut io)?;
+        let table = pending.into_table();
+        let raw = table.0.as_ptr();
+        // SAFETY: `raw` is our idle, never opened context. The table reads nothing: it has
+        // no `pb`. Its `iformat` names the format (format_name, av_dump_format), but the
+        // context is never opened, closed or read with it (InputContext::drop frees a table
+        // with avformat_free_context, which calls no demuxer code without `priv_data`).
+        let flags = unsafe {
+            (*raw).pb = ptr::null_mut();
+            (*raw).iformat = input_format as _;
+            (*raw).flags
+        };
+        let part_options = DemuxerOptions {
+            format_whitelist: options.format_whitelist.clone(),
+            strict: options.strict,
+            headers_only: options.headers_only,
+            opener: Some(opener.clone()),
+            inherit_flags: flags & !ffi::AVFMT_FLAG_CUSTOM_IO,
+            ..DemuxerOptions::default()
+        };
+        // SAFETY: `raw` is the list's stream table, owned by `table`, which the Demuxer
+        // keeps (after `concat` in field order) for as long as the Concat is used with it.
+        let concat = unsafe {
+            Concat::open(
+                &list,
+                raw,
+                settings,
+                options.concat_depth,
+                part_options,
+                opener,
+                io.interrupt(),
+            )?
+        };
+        let size = io.input_size()?;
+        Ok(Demuxer {
+            concat: Some(Box::new(concat)),
+            fmt: table,
+            opener: None,
+            io,
+            watch: Watch::new(options.strict),
+            peeked: None,
+            logged_cut: None,
+            size,
+        })
+    }
+
+    /// [`read_packet_into`](Self::read_packet_into) for a concat list.
+    #[inline(never)]
+    fn read_concat_into(&mut self, packet: &mut Packet) -> Result<bool> {
+        let table = self.fmt.0.as_ptr();
+        let concat = self.concat.as_deref_mut().expect("a concat list");
+        // SAFETY: `table` is the list's stream table, idle (we hold `&mut self`).
+        let read = unsafe { concat.read(table, packet) };
+        if let Some(found) = concat.take_truncation() {
+            self.watch.report(found)?;
+        }
+        if !read? {
+            if let (true, Some(found)) = (self.watch.strict, &self.watch.found) {
+                return Err(Error::Truncated(found.clone()));
+            }
+            return Ok(false);
+        }
+        if packet.is_corrupt() {
+            self.watch.report(Truncation {
+                reason: TruncationReason::CorruptPacket,
+                stream: Some(packet.stream_index()),
+                offset: packet.position(),
+                expected_end: None,
+            })?;
+        }
+        Ok(true)
     }
 
     /// Fails with [`Error::NotSeekable`] now, not at the first read, when a non-seekable
@@ -701,6 +814,10 @@ impl<R> Demuxer<R> {
                 };
             }
         }
+        if let Some(concat) = self.concat.as_deref_mut() {
+            // SAFETY: `fmt` is the list's stream table, idle.
+            unsafe { concat.apply_discard(self.fmt.0.as_ptr()) };
+        }
         Ok(())
     }
 
@@ -718,6 +835,9 @@ impl<R> Demuxer<R> {
     /// [`Error::Truncated`] instead of `Ok(false)`.
     #[inline]
     pub fn read_packet_into(&mut self, packet: &mut Packet) -> Result<bool> {
+        if self.concat.is_some() {
+            return self.read_concat_into(packet);
+        }
         let read = match self.peeked.take() {
             Some(mut peeked) => {
                 std::mem::swap(packet, &mut peeked);
@@ -886,11 +1006,22 @@ impl<R> Demuxer<R> {
     }
 
     fn seek_raw(&mut self, stream: i32, ts: i64) -> Result<()> {
+        self.seek_interval(stream, i64::MIN, ts, ts)
+    }
+
+    /// `avformat_seek_file(stream, min, ts, max)`; `stream` is -1 or a checked index.
+    pub(crate) fn seek_interval(&mut self, stream: i32, min: i64, ts: i64, max: i64) -> Result<()> {
         let fmt = self.fmt.0.as_ptr();
+        if let Some(concat) = self.concat.as_deref_mut() {
+            // SAFETY: `fmt` is the list's stream table, idle; the index was checked.
+            unsafe { concat.seek(fmt, stream, (min, ts, max))? };
+            self.watch.rearm();
+            return Ok(());
+        }
         // A seek restarts reading, so it may bring a demuxer whose reader failed back.
         // SAFETY: `fmt` is an open input; the stream index was checked (or is -1).
         self.io.call_recovering("avformat_seek_file", || unsafe {
-            ffi::avformat_seek_file(fmt, stream, i64::MIN, ts, ts, 0)
+            ffi::avformat_seek_file(fmt, stream, min, ts, max, 0)
         })?;
         // Reading restarts: the end may be reached again.
         self.peeked = None;
@@ -917,9 +1048,14 @@ impl<R> Demuxer<R> {
     /// Closes the input and gives your reader back.
     pub fn into_inner(self) -> R {
         let Demuxer {
-            fmt, opener, io, ..
+            concat,
+            fmt,
+            opener,
+            io,
+            ..
         } = self;
-        drop(fmt); // before the registry and the AVIOContext it reads through
+        drop(concat); // the parts, then
+        drop(fmt); // the input, before the registry and the AVIOContext it reads through
         drop(opener);
         io.into_inner()
     }
@@ -933,12 +1069,28 @@ impl<R> Demuxer<R> {
 /// scores below any content match).
 const INPUT_NAME: &std::ffi::CStr = c"ffio-input.m3u8";
 
-/// Owns an open input `AVFormatContext` and closes it on drop.
-struct InputContext(NonNull<ffi::AVFormatContext>);
+/// Owns an input `AVFormatContext`: an open input, closed on drop, or a concat list's
+/// stream table, never opened, freed on drop.
+struct InputContext(NonNull<ffi::AVFormatContext>, Kind);
+
+/// What an [`InputContext`] holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An input `avformat_open_input` opened.
+    Open,
+    /// The streams of a concat list ffio reads itself: a context never opened.
+    Table,
+}
 
 impl Drop for InputContext {
     fn drop(&mut self) {
         let mut raw = self.0.as_ptr();
+        if self.1 == Kind::Table {
+            // SAFETY: we own the never-opened context; it has no `pb` and no `priv_data`,
+            // so avformat_free_context frees its streams, chapters and options only.
+            unsafe { ffi::avformat_free_context(raw) };
+            return;
+        }
         // SAFETY: we own the open input and close it once. With AVFMT_FLAG_CUSTOM_IO set,
         // avformat_close_input does not touch `pb`, which the Demuxer's CustomIo (dropped
         // right after, fields dropping in order) frees. No read callback runs while closing.
@@ -1098,6 +1250,12 @@ impl PendingContext {
             });
         }
         Ok(())
+    }
+
+    /// Makes the context a concat list's stream table, owned (and freed) by the result.
+    fn into_table(self) -> InputContext {
+        let raw = NonNull::new(self.release()).expect("a pending context is never null");
+        InputContext(raw, Kind::Table)
     }
 
     /// Gives up ownership, for `avformat_open_input` (which frees it on failure).
