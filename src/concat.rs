@@ -795,34 +795,27 @@ fn rescale(value: i64, from: ffi::AVRational, to: ffi::AVRational) -> i64 {
     unsafe { ffi::av_rescale_q(value, from, to) }
 }
 
-/// `ff_rescale_interval`.
+/// `ff_rescale_interval`: `ts` rounded to nearest, `min` up and `max` down, with
+/// `i64::MIN` and `i64::MAX` passed through unchanged (`AV_ROUND_PASS_MINMAX`, done here:
+/// the bindings' `AVRounding` enum cannot hold the combined flags).
 fn rescale_interval(
     from: ffi::AVRational,
     to: ffi::AVRational,
     (min, ts, max): (i64, i64, i64),
 ) -> (i64, i64, i64) {
-    let pass = ffi::AVRounding::AV_ROUND_PASS_MINMAX as u32;
-    let up = ffi::AVRounding::AV_ROUND_UP as u32 | pass;
-    let down = ffi::AVRounding::AV_ROUND_DOWN as u32 | pass;
-    // SAFETY: pure functions; the rounding values are valid AVRounding combinations, as
-    // ff_rescale_interval passes them.
-    unsafe {
-        (
-            ffi::av_rescale_q_rnd(
-                min,
-                from,
-                to,
-                std::mem::transmute::<u32, ffi::AVRounding>(up),
-            ),
-            ffi::av_rescale_q(ts, from, to),
-            ffi::av_rescale_q_rnd(
-                max,
-                from,
-                to,
-                std::mem::transmute::<u32, ffi::AVRounding>(down),
-            ),
-        )
-    }
+    let round = |value: i64, rounding: ffi::AVRounding| {
+        if value == i64::MIN || value == i64::MAX {
+            value
+        } else {
+            // SAFETY: a pure function, with a valid rounding mode.
+            unsafe { ffi::av_rescale_q_rnd(value, from, to, rounding) }
+        }
+    };
+    (
+        round(min, ffi::AVRounding::AV_ROUND_UP),
+        rescale(ts, from, to),
+        round(max, ffi::AVRounding::AV_ROUND_DOWN),
+    )
 }
 
 impl Concat {

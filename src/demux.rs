@@ -168,10 +168,26 @@ impl DemuxerOptions {
     /// Lets the demuxer open further files through `opener`: the segments and variant
     /// playlists of an HLS playlist (the `hls` format is refused without an opener), the
     /// segments of a DASH manifest on FFmpeg 7.0 and later, the external data references
-    /// of a MOV/MP4 file (with the option `enable_drefs=1`). Formats that name further
-    /// files but bypass FFmpeg's `io_open` stay refused with [`Error::FormatRefused`],
-    /// which says so: concat lists (every release: their parts get FFmpeg's default
-    /// opener), DASH before FFmpeg 7.0, SDP, IMF.
+    /// of a MOV/MP4 file (with the option `enable_drefs=1`), the parts of a concat list.
+    /// Formats that name further files but bypass FFmpeg's `io_open` stay refused with
+    /// [`Error::FormatRefused`], which says so: DASH before FFmpeg 7.0, SDP, IMF.
+    ///
+    /// **Concat lists** (`ffconcat version 1.0`, or any list opened with
+    /// [`format("concat")`](Self::format)) are read by ffio's own concat demuxer, since
+    /// FFmpeg's opens each part with FFmpeg's default opener. It gives the packets FFmpeg's
+    /// gives (timestamps offset by the earlier parts' durations, `inpoint`, `outpoint`,
+    /// `duration`, H.264 from MP4 parts converted to Annex B, per-file packet metadata as
+    /// `AV_PKT_DATA_STRINGS_METADATA`, `stream`/`exact_stream_id` matching) and takes the
+    /// concat demuxer's options: `safe` (default 1: part names must be plain relative
+    /// names, FFmpeg's rule; `option` lines need 0), `auto_convert` (1),
+    /// `segment_time_metadata` (0) and `recursion_depth` (10). Each part is asked of the
+    /// opener by the name the list gives, in list order, when the one before it ends, and
+    /// is read like an input of its own with this opener (so a part may be a playlist or
+    /// another list). Its streams are the list's [`streams`](Demuxer::streams) once a part
+    /// brought them: a part with more streams than the first adds streams while packets
+    /// are read, as FFmpeg's does. [`seek`](Demuxer::seek) reaches any time when every
+    /// part's duration is in the list (`duration`, or `inpoint` and `outpoint`), else only
+    /// the start. A list is read whole at open, up to 16 MiB.
     ///
     /// **The names come from the input.** A hostile playlist names whatever it likes:
     /// `../../etc/passwd`, `/proc/self/environ`, `file:/…`, `http://169.254.169.254/`.
@@ -245,8 +261,8 @@ impl DemuxerOptions {
 /// manifests, SDP, …) are refused at open with [`Error::FormatRefused`], and FFmpeg may
 /// open nothing else either (MOV data references, protocols): ffio reads only through
 /// your reader, and through your opener if you gave one
-/// ([`DemuxerOptions::opener`]: HLS playlists, DASH manifests on FFmpeg 7.0 and later,
-/// MOV data references). See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
+/// ([`DemuxerOptions::opener`]: HLS playlists, concat lists, DASH manifests on FFmpeg
+/// 7.0 and later, MOV data references). See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
 ///
 /// A cut or damaged input is never silent: see [`truncation`](Demuxer::truncation) and
@@ -661,6 +677,12 @@ impl<R> Demuxer<R> {
     /// Read through it only, while the borrow of the demuxer lasts (FFmpeg changes the
     /// context only during ffio calls that take `&mut self`, which the borrow excludes);
     /// do not keep the pointer past it.
+    ///
+    /// For a concat list read through an opener, it is the list's stream table: a context
+    /// never opened, with the list's streams, chapters, `duration` (when the list gives
+    /// every part's) and `iformat` (FFmpeg's concat description, for its names), but no
+    /// `pb` and no demuxer state: FFmpeg functions that read packets or run the demuxer
+    /// must not be given it (nor may any of this one, as the raw-access rules say).
     ///
     /// ```
     /// # let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mkv")).unwrap();
