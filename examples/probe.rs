@@ -9,11 +9,14 @@
 //! probe --strict FILE  # read every packet; a truncated or corrupt input is an error
 //! probe --timeout 5 -  # give up after 5 seconds (a slow or stalled upload)
 //! probe --open-dir DIR --count DIR/index.m3u8   # a playlist whose files are in DIR
+//! probe --format concat --open-dir DIR --count DIR/list.txt   # a concat list without
+//!                                                              # its ffconcat header
 //! ```
 //!
+//! `--format NAME` reads the input as FFmpeg's format NAME instead of probing it.
 //! `--open-dir DIR` lets the input name further files (HLS segments and variant
-//! playlists, DASH segments on FFmpeg 7.0 and later, MOV data references with
-//! `enable_drefs`) and serves only plain relative names of regular files under DIR,
+//! playlists, concat lists' parts, DASH segments on FFmpeg 7.0 and later, MOV data
+//! references with `enable_drefs`) and serves only plain relative names of regular files under DIR,
 //! read-only: no absolute path, no `..`, no scheme (`file:`, `http:`), no symbolic link
 //! out of DIR (`common/open_dir.rs`). Any other name fails the run, naming it. Without it
 //! such inputs are refused.
@@ -41,7 +44,8 @@ mod mapped;
 #[path = "common/open_dir.rs"]
 mod open_dir;
 
-const USAGE: &str = "usage: probe [--strict] [--timeout SECONDS] [--count] [--open-dir DIR] FILE|-";
+const USAGE: &str =
+    "usage: probe [--strict] [--timeout SECONDS] [--count] [--format NAME] [--open-dir DIR] FILE|-";
 
 /// Where the input comes from.
 enum Input {
@@ -63,6 +67,8 @@ struct Args {
     timeout: Option<std::time::Duration>,
     /// `--open-dir DIR`: further files the input names are served from DIR.
     open_dir: Option<String>,
+    /// `--format NAME`: the input's format, not probed.
+    format: Option<String>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -70,6 +76,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut strict = false;
     let mut timeout = None;
     let mut open_dir = None;
+    let mut format = None;
     let mut input = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -93,6 +100,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                     .ok_or_else(|| format!("--open-dir needs a directory; {USAGE}"))?;
                 open_dir = Some(dir);
             }
+            "--format" => {
+                let name = args
+                    .next()
+                    .ok_or_else(|| format!("--format needs a format name; {USAGE}"))?;
+                format = Some(name);
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             "--" => {
                 let path = args
@@ -112,6 +125,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
         strict,
         timeout,
         open_dir,
+        format,
     })
 }
 
@@ -191,6 +205,9 @@ fn options(args: &Args) -> Result<DemuxerOptions, String> {
         .strict(args.strict);
     if let Some(timeout) = args.timeout {
         options = options.timeout(timeout);
+    }
+    if let Some(format) = &args.format {
+        options = options.format(format);
     }
     if let Some(dir) = &args.open_dir {
         options =

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ffmpeg_sys_next as ffi;
 
+use crate::concat::{self, Concat};
 use crate::dict::{c_string, Dictionary};
 use crate::error::{Error, Result};
 use crate::io::CustomIo;
@@ -41,6 +42,11 @@ pub struct DemuxerOptions {
     strict: bool,
     headers_only: bool,
     opener: Option<SharedOpener>,
+    /// For a part of a concat list: how deep lists may still nest (`recursion_depth`).
+    concat_depth: Option<i32>,
+    /// For a part of a concat list: the list's format flags (`fflags`), which FFmpeg's
+    /// concat demuxer gives its parts.
+    inherit_flags: std::os::raw::c_int,
 }
 
 impl Default for DemuxerOptions {
@@ -55,6 +61,8 @@ impl Default for DemuxerOptions {
             strict: false,
             headers_only: false,
             opener: None,
+            concat_depth: None,
+            inherit_flags: 0,
         }
     }
 }
@@ -160,10 +168,26 @@ impl DemuxerOptions {
     /// Lets the demuxer open further files through `opener`: the segments and variant
     /// playlists of an HLS playlist (the `hls` format is refused without an opener), the
     /// segments of a DASH manifest on FFmpeg 7.0 and later, the external data references
-    /// of a MOV/MP4 file (with the option `enable_drefs=1`). Formats that name further
-    /// files but bypass FFmpeg's `io_open` stay refused with [`Error::FormatRefused`],
-    /// which says so: concat lists (every release: their parts get FFmpeg's default
-    /// opener), DASH before FFmpeg 7.0, SDP, IMF.
+    /// of a MOV/MP4 file (with the option `enable_drefs=1`), the parts of a concat list.
+    /// Formats that name further files but bypass FFmpeg's `io_open` stay refused with
+    /// [`Error::FormatRefused`], which says so: DASH before FFmpeg 7.0, SDP, IMF.
+    ///
+    /// **Concat lists** (`ffconcat version 1.0`, or any list opened with
+    /// [`format("concat")`](Self::format)) are read by ffio's own concat demuxer, since
+    /// FFmpeg's opens each part with FFmpeg's default opener. It gives the packets FFmpeg's
+    /// gives (timestamps offset by the earlier parts' durations, `inpoint`, `outpoint`,
+    /// `duration`, H.264 from MP4 parts converted to Annex B, per-file packet metadata as
+    /// `AV_PKT_DATA_STRINGS_METADATA`, `stream`/`exact_stream_id` matching) and takes the
+    /// concat demuxer's options: `safe` (default 1: part names must be plain relative
+    /// names, FFmpeg's rule; `option` lines need 0), `auto_convert` (1),
+    /// `segment_time_metadata` (0) and `recursion_depth` (10). Each part is asked of the
+    /// opener by the name the list gives, in list order, when the one before it ends, and
+    /// is read like an input of its own with this opener (so a part may be a playlist or
+    /// another list). Its streams are the list's [`streams`](Demuxer::streams) once a part
+    /// brought them: a part with more streams than the first adds streams while packets
+    /// are read, as FFmpeg's does. [`seek`](Demuxer::seek) reaches any time when every
+    /// part's duration is in the list (`duration`, or `inpoint` and `outpoint`), else only
+    /// the start. A list is read whole at open, up to 16 MiB.
     ///
     /// **The names come from the input.** A hostile playlist names whatever it likes:
     /// `../../etc/passwd`, `/proc/self/environ`, `file:/…`, `http://169.254.169.254/`.
@@ -200,6 +224,11 @@ impl DemuxerOptions {
         self
     }
 
+    /// Makes these the options of a concat list's part, `depth` levels of lists deep.
+    pub(crate) fn set_concat_depth(&mut self, depth: i32) {
+        self.concat_depth = Some(depth);
+    }
+
     /// Opens `io` with these options; see [`Demuxer::open`].
     pub fn open<R>(&self, io: CustomIo<R>) -> Result<Demuxer<R>> {
         Demuxer::open_with(io, self)
@@ -232,13 +261,16 @@ impl DemuxerOptions {
 /// manifests, SDP, …) are refused at open with [`Error::FormatRefused`], and FFmpeg may
 /// open nothing else either (MOV data references, protocols): ffio reads only through
 /// your reader, and through your opener if you gave one
-/// ([`DemuxerOptions::opener`]: HLS playlists, DASH manifests on FFmpeg 7.0 and later,
-/// MOV data references). See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
+/// ([`DemuxerOptions::opener`]: HLS playlists, concat lists, DASH manifests on FFmpeg
+/// 7.0 and later, MOV data references). See the README's "Untrusted input". `Demuxer<R>` is `Send` when `R` is. It is not `Sync`: every operation
 /// drives FFmpeg's state machine and needs `&mut self`, so there is nothing to share.
 ///
 /// A cut or damaged input is never silent: see [`truncation`](Demuxer::truncation) and
 /// [`DemuxerOptions::strict`].
 pub struct Demuxer<R> {
+    /// For a concat list read by ffio ([`crate::concat`]): its parts and state. `fmt` is
+    /// then the list's stream table, never opened.
+    concat: Option<Box<Concat>>,
     /// Declared before `io`: fields drop in order, so the input is closed before the
     /// AVIOContext it reads through is freed.
     fmt: InputContext,
@@ -320,6 +352,11 @@ impl<R> Demuxer<R> {
         };
         let mut pending = PendingContext::new(&io)?;
         let mut dict = pending.apply_options(&options.options)?;
+        // SAFETY: `pending.0` is our idle context; CUSTOM_IO stays set (apply_options set
+        // it, and the list's flags never carry it here).
+        unsafe {
+            (*pending.0).flags |= options.inherit_flags & !ffi::AVFMT_FLAG_CUSTOM_IO;
+        }
         if let Some(list) = &options.format_whitelist {
             pending.set_option("format_whitelist", list)?;
         }
@@ -375,6 +412,11 @@ impl<R> Demuxer<R> {
             if names.split(',').any(|name| name == format) {
                 pending.check_private_option(key, value)?;
                 dict.set(key, value)?;
+            }
+        }
+        if let Some(opener) = &options.opener {
+            if names.split(',').any(|name| name == "concat") {
+                return Self::open_concat(io, pending, dict, options, opener.clone(), input_format);
             }
         }
         // SAFETY: as above.
@@ -445,7 +487,8 @@ impl<R> Demuxer<R> {
         };
         // From here on `demuxer`'s Drop closes the input, whatever happens.
         let mut demuxer = Demuxer {
-            fmt: InputContext(fmt),
+            concat: None,
+            fmt: InputContext(fmt, Kind::Open),
             opener,
             io,
             watch,
@@ -478,6 +521,92 @@ impl<R> Demuxer<R> {
             demuxer.check_readable_without_seeking()?;
         }
         Ok(demuxer)
+    }
+
+    /// Opens a concat list with ffio's own concat demuxer ([`crate::concat`]): reads the
+    /// whole list from `io`, makes `pending` its stream table, and opens its first part
+    /// through `opener`.
+    fn open_concat(
+        mut io: CustomIo<R>,
+        pending: PendingContext,
+        mut dict: Dictionary,
+        options: &DemuxerOptions,
+        opener: SharedOpener,
+        input_format: *const ffi::AVInputFormat,
+    ) -> Result<Self> {
+        let settings = concat::Settings::take_from(&mut dict)?;
+        dict.ensure_consumed("avformat_open_input")?;
+        let list = concat::read_list(&mut io)?;
+        let table = pending.into_table();
+        let raw = table.0.as_ptr();
+        // SAFETY: `raw` is our idle, never opened context. The table reads nothing: it has
+        // no `pb`. Its `iformat` names the format (format_name, av_dump_format), but the
+        // context is never opened, closed or read with it (InputContext::drop frees a table
+        // with avformat_free_context, which calls no demuxer code without `priv_data`).
+        let flags = unsafe {
+            (*raw).pb = ptr::null_mut();
+            (*raw).iformat = input_format as _;
+            (*raw).flags
+        };
+        let part_options = DemuxerOptions {
+            format_whitelist: options.format_whitelist.clone(),
+            strict: options.strict,
+            headers_only: options.headers_only,
+            opener: Some(opener.clone()),
+            inherit_flags: flags & !ffi::AVFMT_FLAG_CUSTOM_IO,
+            ..DemuxerOptions::default()
+        };
+        // SAFETY: `raw` is the list's stream table, owned by `table`, which the Demuxer
+        // keeps (after `concat` in field order) for as long as the Concat is used with it.
+        let concat = unsafe {
+            Concat::open(
+                &list,
+                raw,
+                settings,
+                options.concat_depth,
+                part_options,
+                opener,
+                io.interrupt(),
+            )?
+        };
+        let size = io.input_size()?;
+        Ok(Demuxer {
+            concat: Some(Box::new(concat)),
+            fmt: table,
+            opener: None,
+            io,
+            watch: Watch::new(options.strict),
+            peeked: None,
+            logged_cut: None,
+            size,
+        })
+    }
+
+    /// [`read_packet_into`](Self::read_packet_into) for a concat list.
+    #[inline(never)]
+    fn read_concat_into(&mut self, packet: &mut Packet) -> Result<bool> {
+        let table = self.fmt.0.as_ptr();
+        let concat = self.concat.as_deref_mut().expect("a concat list");
+        // SAFETY: `table` is the list's stream table, idle (we hold `&mut self`).
+        let read = unsafe { concat.read(table, packet) };
+        if let Some(found) = concat.take_truncation() {
+            self.watch.report(found)?;
+        }
+        if !read? {
+            if let (true, Some(found)) = (self.watch.strict, &self.watch.found) {
+                return Err(Error::Truncated(found.clone()));
+            }
+            return Ok(false);
+        }
+        if packet.is_corrupt() {
+            self.watch.report(Truncation {
+                reason: TruncationReason::CorruptPacket,
+                stream: Some(packet.stream_index()),
+                offset: packet.position(),
+                expected_end: None,
+            })?;
+        }
+        Ok(true)
     }
 
     /// Fails with [`Error::NotSeekable`] now, not at the first read, when a non-seekable
@@ -548,6 +677,12 @@ impl<R> Demuxer<R> {
     /// Read through it only, while the borrow of the demuxer lasts (FFmpeg changes the
     /// context only during ffio calls that take `&mut self`, which the borrow excludes);
     /// do not keep the pointer past it.
+    ///
+    /// For a concat list read through an opener, it is the list's stream table: a context
+    /// never opened, with the list's streams, chapters, `duration` (when the list gives
+    /// every part's) and `iformat` (FFmpeg's concat description, for its names), but no
+    /// `pb` and no demuxer state: FFmpeg functions that read packets or run the demuxer
+    /// must not be given it (nor may any of this one, as the raw-access rules say).
     ///
     /// ```
     /// # let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h264_aac.mkv")).unwrap();
@@ -701,6 +836,10 @@ impl<R> Demuxer<R> {
                 };
             }
         }
+        if let Some(concat) = self.concat.as_deref_mut() {
+            // SAFETY: `fmt` is the list's stream table, idle.
+            unsafe { concat.apply_discard(self.fmt.0.as_ptr()) };
+        }
         Ok(())
     }
 
@@ -718,6 +857,9 @@ impl<R> Demuxer<R> {
     /// [`Error::Truncated`] instead of `Ok(false)`.
     #[inline]
     pub fn read_packet_into(&mut self, packet: &mut Packet) -> Result<bool> {
+        if self.concat.is_some() {
+            return self.read_concat_into(packet);
+        }
         let read = match self.peeked.take() {
             Some(mut peeked) => {
                 std::mem::swap(packet, &mut peeked);
@@ -886,11 +1028,22 @@ impl<R> Demuxer<R> {
     }
 
     fn seek_raw(&mut self, stream: i32, ts: i64) -> Result<()> {
+        self.seek_interval(stream, i64::MIN, ts, ts)
+    }
+
+    /// `avformat_seek_file(stream, min, ts, max)`; `stream` is -1 or a checked index.
+    pub(crate) fn seek_interval(&mut self, stream: i32, min: i64, ts: i64, max: i64) -> Result<()> {
         let fmt = self.fmt.0.as_ptr();
+        if let Some(concat) = self.concat.as_deref_mut() {
+            // SAFETY: `fmt` is the list's stream table, idle; the index was checked.
+            unsafe { concat.seek(fmt, stream, (min, ts, max))? };
+            self.watch.rearm();
+            return Ok(());
+        }
         // A seek restarts reading, so it may bring a demuxer whose reader failed back.
         // SAFETY: `fmt` is an open input; the stream index was checked (or is -1).
         self.io.call_recovering("avformat_seek_file", || unsafe {
-            ffi::avformat_seek_file(fmt, stream, i64::MIN, ts, ts, 0)
+            ffi::avformat_seek_file(fmt, stream, min, ts, max, 0)
         })?;
         // Reading restarts: the end may be reached again.
         self.peeked = None;
@@ -917,9 +1070,14 @@ impl<R> Demuxer<R> {
     /// Closes the input and gives your reader back.
     pub fn into_inner(self) -> R {
         let Demuxer {
-            fmt, opener, io, ..
+            concat,
+            fmt,
+            opener,
+            io,
+            ..
         } = self;
-        drop(fmt); // before the registry and the AVIOContext it reads through
+        drop(concat); // the parts, then
+        drop(fmt); // the input, before the registry and the AVIOContext it reads through
         drop(opener);
         io.into_inner()
     }
@@ -933,12 +1091,28 @@ impl<R> Demuxer<R> {
 /// scores below any content match).
 const INPUT_NAME: &std::ffi::CStr = c"ffio-input.m3u8";
 
-/// Owns an open input `AVFormatContext` and closes it on drop.
-struct InputContext(NonNull<ffi::AVFormatContext>);
+/// Owns an input `AVFormatContext`: an open input, closed on drop, or a concat list's
+/// stream table, never opened, freed on drop.
+struct InputContext(NonNull<ffi::AVFormatContext>, Kind);
+
+/// What an [`InputContext`] holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An input `avformat_open_input` opened.
+    Open,
+    /// The streams of a concat list ffio reads itself: a context never opened.
+    Table,
+}
 
 impl Drop for InputContext {
     fn drop(&mut self) {
         let mut raw = self.0.as_ptr();
+        if self.1 == Kind::Table {
+            // SAFETY: we own the never-opened context; it has no `pb` and no `priv_data`,
+            // so avformat_free_context frees its streams, chapters and options only.
+            unsafe { ffi::avformat_free_context(raw) };
+            return;
+        }
         // SAFETY: we own the open input and close it once. With AVFMT_FLAG_CUSTOM_IO set,
         // avformat_close_input does not touch `pb`, which the Demuxer's CustomIo (dropped
         // right after, fields dropping in order) frees. No read callback runs while closing.
@@ -1098,6 +1272,12 @@ impl PendingContext {
             });
         }
         Ok(())
+    }
+
+    /// Makes the context a concat list's stream table, owned (and freed) by the result.
+    fn into_table(self) -> InputContext {
+        let raw = NonNull::new(self.release()).expect("a pending context is never null");
+        InputContext(raw, Kind::Table)
     }
 
     /// Gives up ownership, for `avformat_open_input` (which frees it on failure).

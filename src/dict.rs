@@ -52,6 +52,18 @@ impl Dictionary {
         Some(value.to_string_lossy().into_owned())
     }
 
+    /// Removes `key` and returns its value, if it was set.
+    pub(crate) fn take(&mut self, key: &str) -> Result<Option<String>> {
+        let value = self.get(key);
+        if value.is_some() {
+            let key = c_string(key, "option name")?;
+            // SAFETY: `self.raw` is a dictionary we own; a null value deletes the entry.
+            let ret = unsafe { ffi::av_dict_set(&mut self.raw, key.as_ptr(), ptr::null(), 0) };
+            check("av_dict_set", ret)?;
+        }
+        Ok(value)
+    }
+
     /// The pointer to hand to FFmpeg functions taking `AVDictionary **`.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut *mut ffi::AVDictionary {
         &mut self.raw

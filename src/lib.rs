@@ -73,8 +73,10 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::missing_safety_doc)]
 
+mod bsf;
 mod capture;
 mod chunks;
+mod concat;
 mod confine;
 mod demux;
 mod dict;

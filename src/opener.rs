@@ -181,6 +181,24 @@ impl SharedOpener {
     }
 }
 
+impl SharedOpener {
+    /// Asks the opener for `name` to read, from Rust (not from inside an FFmpeg call): the
+    /// opener's error is returned as it is, a stream of the wrong direction is an
+    /// `InvalidInput` error, and a panic of the opener unwinds to the caller.
+    pub(crate) fn open_reader(&self, name: &str) -> io::Result<ChildStream> {
+        let mut opener = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let opened = opener.open(name, OpenMode::Read)?;
+        drop(opener);
+        if opened.mode() != OpenMode::Read {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the opener returned {opened:?} for {name:?}, which is opened for reading"),
+            ));
+        }
+        Ok(ChildStream::from(opened))
+    }
+}
+
 impl fmt::Debug for SharedOpener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Opener")
@@ -197,6 +215,30 @@ pub(crate) enum ChildStream {
     Shared(SharedReader),
     /// The context FFmpeg gets for a delete request (`method=DELETE`); takes any bytes.
     Deleted,
+}
+
+impl From<Opened> for ChildStream {
+    fn from(opened: Opened) -> Self {
+        match opened {
+            Opened::Reader(r) => ChildStream::Read(r),
+            Opened::SeekableReader(r) => ChildStream::ReadSeek(r),
+            Opened::Writer(w) => ChildStream::Write(w),
+            Opened::SeekableWriter(w) => ChildStream::WriteSeek(w),
+        }
+    }
+}
+
+impl ChildStream {
+    /// A [`CustomIo`] of the stream's kind over it.
+    pub(crate) fn into_io(self) -> crate::Result<CustomIo<ChildStream>> {
+        match self {
+            s @ ChildStream::Read(_) => CustomIo::reader(s),
+            s @ (ChildStream::ReadSeek(_) | ChildStream::Shared(_)) => CustomIo::seekable_reader(s),
+            s @ ChildStream::Write(_) => CustomIo::writer(s),
+            s @ ChildStream::WriteSeek(_) => CustomIo::seekable_writer(s),
+            s @ ChildStream::Deleted => CustomIo::builder().buffer_size(4096).writer(s),
+        }
+    }
 }
 
 fn wrong_direction() -> io::Error {
@@ -360,20 +402,10 @@ impl Core {
                         ),
                     )));
                 }
-                Ok(Some(Opened::Reader(r))) => ChildStream::Read(r),
-                Ok(Some(Opened::SeekableReader(r))) => ChildStream::ReadSeek(r),
-                Ok(Some(Opened::Writer(w))) => ChildStream::Write(w),
-                Ok(Some(Opened::SeekableWriter(w))) => ChildStream::WriteSeek(w),
+                Ok(Some(opened)) => ChildStream::from(opened),
             }
         };
-        let io = match stream {
-            s @ ChildStream::Read(_) => CustomIo::reader(s),
-            s @ (ChildStream::ReadSeek(_) | ChildStream::Shared(_)) => CustomIo::seekable_reader(s),
-            s @ ChildStream::Write(_) => CustomIo::writer(s),
-            s @ ChildStream::WriteSeek(_) => CustomIo::seekable_writer(s),
-            s @ ChildStream::Deleted => CustomIo::builder().buffer_size(4096).writer(s),
-        };
-        let Ok(mut io) = io else {
+        let Ok(mut io) = stream.into_io() else {
             return Err(ffi::AVERROR(libc::ENOMEM));
         };
         io.set_interrupt(self.interrupt.clone());
