@@ -786,6 +786,68 @@ fn a_playlist_part_is_read_through_the_same_opener() {
     }
 }
 
+/// `Demuxer::start_timestamp` and `Demuxer::duration` of `list` (opened with `options`)
+/// against ffprobe's -show_format `start_time` and `duration` (`N/A`: none). FFmpeg's
+/// concat gets them from the outer context: `duration` from concat_read_header when every
+/// part's duration is known, `start_time` from stream discovery (the first packets).
+fn assert_format_times(case: &Case, list: &str, options: &[(&str, &str)]) {
+    quiet();
+    let what = format!("{list} {options:?}");
+    let args = ffprobe_args(true, options);
+    let demuxer = case.open(list, ffio_options(true, options)).unwrap();
+    let mut all = vec![
+        "-v",
+        "error",
+        "-show_entries",
+        "format=start_time,duration",
+        "-of",
+        "default=nw=1",
+    ];
+    all.extend(strs(&args));
+    let out = run_ffprobe(&all, &case.path(list), ProbeInput::File);
+    assert!(out.success, "{what}: {}", out.stderr);
+    let field = |key: &str| {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_owned)
+            .filter(|v| v != "N/A")
+    };
+    assert_eq!(
+        demuxer
+            .duration()
+            .map(|d| format!("{:.6}", d.as_secs_f64())),
+        field("duration"),
+        "{what}: duration"
+    );
+    assert_eq!(
+        demuxer.start_timestamp().map(|t| t.to_string()),
+        field("start_time"),
+        "{what}: start_time"
+    );
+}
+
+#[test]
+fn the_lists_start_time_and_duration_are_ffprobes() {
+    let known = "ffconcat version 1.0\n\
+                 file c.mp4\nduration 2\n\
+                 file a.ts\ninpoint 1.5\noutpoint 2.75\n";
+    let case = Case::new(
+        "format_times",
+        &[("c.mp4", "h264_aac.mp4"), ("a.ts", "h264_aac.ts")],
+        &[
+            ("known.ffconcat", known),
+            ("ts.ffconcat", &list_of(&["a.ts", "a.ts"])),
+            ("mp4.ffconcat", &list_of(&["c.mp4", "a.ts"])),
+        ],
+    );
+    // Durations known (2 s + 1.25 s), then unknown; starts at 0 (MPEG-TS, shifted to
+    // the list's 0) and before 0 (the MP4's AAC priming).
+    for list in ["known.ffconcat", "ts.ffconcat", "mp4.ffconcat"] {
+        assert_format_times(&case, list, &[]);
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Directives and options
 // ---------------------------------------------------------------------------------------
@@ -1297,11 +1359,11 @@ fn with_safe_0_every_name_reaches_the_opener_verbatim() {
 // Faults
 // ---------------------------------------------------------------------------------------
 
-/// The two-part MPEG-TS case of the fault tests, its packets per ffprobe, and the number
+/// The two-part MPEG-TS case of the fault tests (in a directory of its own per test), its packets per ffprobe, and the number
 /// of the first part's.
-fn fault_case() -> (Case, Vec<ProbePacket>, usize) {
+fn fault_case(test: &str) -> (Case, Vec<ProbePacket>, usize) {
     let case = Case::new(
-        "faults",
+        test,
         &[("a.ts", "h264_aac.ts"), ("b.ts", "other.ts")],
         &[("list.ffconcat", &list_of(&["a.ts", "b.ts"]))],
     );
@@ -1314,7 +1376,7 @@ fn fault_case() -> (Case, Vec<ProbePacket>, usize) {
 #[test]
 fn the_openers_error_for_part_2_comes_back_from_read_packet_as_io() {
     quiet();
-    let (case, expected, first) = fault_case();
+    let (case, expected, first) = fault_case("open_fails");
     let store = case.store.with_fault("b.ts", PartFault::OpenFails);
     let mut demuxer = case
         .open_with("list.ffconcat", DemuxerOptions::new(), store.clone())
@@ -1350,7 +1412,7 @@ fn the_openers_error_for_part_2_comes_back_from_read_packet_as_io() {
 fn the_openers_panic_is_resumed_from_the_call_that_asked() {
     quiet();
     silence_injected_panics();
-    let (case, expected, first) = fault_case();
+    let (case, expected, first) = fault_case("open_panics");
     // Part 1: from the open.
     let store = case.store.with_fault("a.ts", PartFault::OpenPanics);
     let payload = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -1404,7 +1466,7 @@ fn part_offsets(len: u64) -> Vec<u64> {
 #[test]
 fn a_part_reader_failing_anywhere_is_io() {
     quiet();
-    let (case, expected, _) = fault_case();
+    let (case, expected, _) = fault_case("reader_fails");
     let mut injected = 0;
     for part in ["a.ts", "b.ts"] {
         let len = std::fs::metadata(case.path(part)).unwrap().len();
@@ -1452,7 +1514,7 @@ fn a_part_reader_failing_anywhere_is_io() {
 fn a_part_reader_panicking_anywhere_is_resumed() {
     quiet();
     silence_injected_panics();
-    let (case, expected, _) = fault_case();
+    let (case, expected, _) = fault_case("reader_panics");
     let mut injected = 0;
     for part in ["a.ts", "b.ts"] {
         let len = std::fs::metadata(case.path(part)).unwrap().len();
