@@ -246,6 +246,62 @@ fn open_dir_reads_a_concat_lists_parts_as_ffprobe_does() {
 }
 
 #[test]
+fn format_concat_reads_a_list_without_the_header() {
+    common::quiet();
+    let dir = open_dir_scratch("concat_no_header");
+    std::fs::copy(fixture("h264_aac.ts"), dir.join("a.ts")).unwrap();
+    std::fs::copy(fixture("h264_aac.mkv"), dir.join("b.mkv")).unwrap();
+    let list = dir.join("list.txt");
+    std::fs::write(&list, "file a.ts\nfile b.mkv\n").unwrap();
+    // ffprobe -f concat on the same files: packets per stream.
+    let mut expected: Vec<u64> = Vec::new();
+    for p in common::ffprobe_packets_with(&list, &["-f", "concat"]) {
+        if expected.len() <= p.stream_index {
+            expected.resize(p.stream_index + 1, 0);
+        }
+        expected[p.stream_index] += 1;
+    }
+    assert_eq!(expected.len(), 2, "{expected:?}");
+    let dir_arg = dir.to_str().unwrap();
+    let list_arg = list.to_str().unwrap();
+    let out = probe(&[
+        "--format",
+        "concat",
+        "--open-dir",
+        dir_arg,
+        "--count",
+        list_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<u64> = probe_counts(&out.stdout).iter().map(|c| c.2).collect();
+    assert_eq!(got, expected);
+    // Without --format the list is not a concat list: refused in one line, like a
+    // wrong --format or a missing name.
+    for args in [
+        &["--open-dir", dir_arg, "--count", list_arg][..],
+        &[
+            "--format",
+            "no-such-format",
+            "--open-dir",
+            dir_arg,
+            list_arg,
+        ],
+        &["--format"],
+    ] {
+        let out = probe(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("probe: "), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn open_dir_refuses_concat_parts_that_leave_the_directory() {
     common::quiet();
     let root = open_dir_scratch("concat_escape");
