@@ -73,6 +73,24 @@ playlist_seeds() {
     ffmpeg -v error -nostdin -y "${src[@]}" -f mpegts d0.ts
   )
   printf 'ffconcat version 1.0\nfile d0.ts\nfile d0.ts\n' >"$work/d.ffconcat"
+  # Concat seeds that exercise ffio's own concat (src/concat.rs) beyond two plain parts:
+  # every directive with its arguments, a nested list, and a list naming the main input
+  # (itself: ffio's recursion_depth ends it).
+  {
+    printf 'ffconcat version 1.0\nstream\nexact_stream_id 0x101\nstream_meta language eng\n'
+    printf 'stream\nexact_stream_id 0x100\nstream_codec h264\nstream_extradata 0123ab\n'
+    printf 'chapter 1 0 1.5\nfile d0.ts\nduration 1.5\nfile_packet_meta k v\n'
+    printf "file 'd0.ts'\ninpoint 1.5\noutpoint 2.5\nfile_packet_metadata a=1:b=2\n"
+    printf '%%%%d0.ts\n'
+    cat "$work/d0.ts"
+  } >"$out/seed-e.ffconcat"
+  {
+    printf 'ffconcat version 1.0\nfile f.ffconcat\nfile d0.ts\n'
+    printf '\n%%%%f.ffconcat\nffconcat version 1.0\nfile d0.ts\nfile_packet_meta inner 1\n'
+    printf '\n%%%%d0.ts\n'
+    cat "$work/d0.ts"
+  } >"$out/seed-f.ffconcat"
+  printf 'ffconcat version 1.0\nfile ffio-input.m3u8\n' >"$out/seed-g.ffconcat"
   local main
   for main in a.m3u8 b.m3u8 c.mpd d.ffconcat; do
     {
