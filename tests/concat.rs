@@ -190,6 +190,20 @@ fn ffprobe_stream_summary(list: &Path, args: &[&str]) -> Vec<BTreeMap<String, St
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
+            // The parameters stream discovery fills in: the parts' (copied), or, for a
+            // stream whose codec the list names (stream_codec), what FFmpeg's discovery
+            // on the list finds.
+            let fields: &[&str] = match s.get("codec_type").map(String::as_str) {
+                Some("audio") => &["sample_rate", "channels"],
+                Some("video") => &["width", "height"],
+                _ => &[],
+            };
+            for key in fields {
+                keep.insert(
+                    (*key).to_owned(),
+                    s.get(*key).cloned().unwrap_or_else(|| "0".into()),
+                );
+            }
             // ffprobe prints the extradata size only when there is extradata.
             keep.insert(
                 "extradata_size".into(),
@@ -219,6 +233,18 @@ fn stream_summary<R>(demuxer: &Demuxer<R>) -> Vec<BTreeMap<String, String>> {
             let tb = s.time_base();
             m.insert("time_base".to_owned(), format!("{}/{}", tb.num, tb.den));
             m.insert("extradata_size".to_owned(), s.extradata().len().to_string());
+            let zero = |v: Option<u32>| v.unwrap_or(0).to_string();
+            match s.media_type() {
+                ffio::MediaType::Audio => {
+                    m.insert("sample_rate".to_owned(), zero(s.sample_rate()));
+                    m.insert("channels".to_owned(), zero(s.channels()));
+                }
+                ffio::MediaType::Video => {
+                    m.insert("width".to_owned(), zero(s.width()));
+                    m.insert("height".to_owned(), zero(s.height()));
+                }
+                _ => {}
+            }
             for (k, v) in s.tags().iter() {
                 m.insert(format!("TAG:{k}"), v.into_owned());
             }
@@ -2132,4 +2158,104 @@ fn every_readable_fixture_concatenated_with_itself_follows_ffprobe() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_cut_part_is_reported_and_strict_makes_it_an_error() {
+    quiet();
+    // An MP4 part cut in its media data (its index promises more). With auto_convert=0
+    // FFmpeg's concat reads what the part has and goes on with the next; ffio reports the
+    // cut (truncation()), and with strict() the read that meets it fails.
+    let case = Case::new(
+        "cut_part",
+        &[("a.ts", "h264_aac.ts")],
+        &[("list.ffconcat", &list_of(&["a.ts", "cut.mp4", "a.ts"]))],
+    );
+    std::fs::copy(fixture("truncated_faststart.mp4"), case.path("cut.mp4")).unwrap();
+    let case = Case {
+        store: Store::of_dir(&case.dir),
+        dir: case.dir,
+    };
+    let plain = [("auto_convert", "0")];
+    same_as_ffprobe(&case, "list.ffconcat", true, &plain);
+    let mut d = case
+        .open("list.ffconcat", ffio_options(true, &plain))
+        .unwrap();
+    assert!(d.truncation().is_none());
+    let got = read_to_end(&mut d, &case.store);
+    assert!(got.error.is_none());
+    assert!(d.truncation().is_some(), "the cut part is reported");
+    let expected = ffprobe_packets_with(&case.path("list.ffconcat"), &["-auto_convert", "0"]);
+    let store = case.store.fresh();
+    let mut d = case
+        .open_with(
+            "list.ffconcat",
+            ffio_options(true, &plain).strict(true),
+            store.clone(),
+        )
+        .unwrap();
+    let got = read_to_end(&mut d, &store);
+    assert!(
+        matches!(got.error, Some(Error::Truncated(_))),
+        "{:?}",
+        got.error
+    );
+    let first = packets_of(&case.path("a.ts"));
+    assert!(got.packets.len() > first, "part 1 and some of part 2");
+    assert!(got.packets.len() <= expected.len() - first, "never part 3");
+    assert_same_packets(
+        "before the cut",
+        &got.packets,
+        &expected[..got.packets.len()],
+    );
+    // With auto_convert (the default) the cut packet fails h264_mp4toannexb, which
+    // FFmpeg's concat returns as av_read_frame's error ("h264_mp4toannexb filter failed
+    // to receive output packet"): ffprobe stops there without complaint; ffio says so.
+    let store = case.store.fresh();
+    let mut d = case
+        .open_with("list.ffconcat", DemuxerOptions::new(), store.clone())
+        .unwrap();
+    let got = read_to_end(&mut d, &store);
+    let converted = ffprobe_packets_with(&case.path("list.ffconcat"), &[]);
+    assert!(converted.len() < expected.len(), "ffprobe stops early too");
+    assert_same_packets("up to the filter's failure", &got.packets, &converted);
+    assert!(
+        matches!(got.error, Some(Error::Ffmpeg { .. })),
+        "{:?}",
+        got.error
+    );
+}
+
+#[test]
+fn keep_streams_keeps_the_lists_streams_packets() {
+    quiet();
+    // The packets of the kept stream are those ffprobe shows for it, the others none
+    // (by hand: FFmpeg's concat passes the parts' packets per stream unchanged).
+    let list = list_of(&["c.mp4", "d.mkv", "a.ts"]);
+    let case = Case::new(
+        "keep",
+        &[
+            ("c.mp4", "h264_aac.mp4"),
+            ("d.mkv", "h264_aac.mkv"),
+            ("a.ts", "h264_aac.ts"),
+        ],
+        &[("list.ffconcat", &list)],
+    );
+    let all = ffprobe_packets_with(&case.path("list.ffconcat"), &[]);
+    for keep in [0, 1] {
+        let store = case.store.fresh();
+        let mut d = case
+            .open_with("list.ffconcat", DemuxerOptions::new(), store.clone())
+            .unwrap();
+        d.keep_streams(&[keep]).unwrap();
+        let got = read_to_end(&mut d, &store);
+        assert!(got.error.is_none(), "{:?}", got.error);
+        let expected: Vec<ProbePacket> = all
+            .iter()
+            .filter(|p| p.stream_index == keep)
+            .cloned()
+            .collect();
+        assert_same_packets(&format!("stream {keep}"), &got.packets, &expected);
+        assert_eq!(store.names(), ["c.mp4", "d.mkv", "a.ts"]);
+    }
 }
