@@ -2259,3 +2259,180 @@ fn keep_streams_keeps_the_lists_streams_packets() {
         assert_eq!(store.names(), ["c.mp4", "d.mkv", "a.ts"]);
     }
 }
+
+#[test]
+fn boolean_options_take_what_ffmpeg_takes() {
+    quiet();
+    // safe is an AV_OPT_TYPE_BOOL: av_opt_set reads "true,y,yes,enable,enabled,on",
+    // "false,n,no,disable,disabled,off" or a whole strtol number (leading spaces, a sign,
+    // leading zeros) in [0, 1]; anything else is refused. Which value means what comes
+    // from ffprobe -safe VALUE on a list whose one name is unsafe: refused (safe on),
+    // read (safe off), or the option refused.
+    let case = Case::new(
+        "bool_options",
+        &[("a b.ts", "h264_aac.ts")],
+        &[("list.ffconcat", "ffconcat version 1.0\nfile 'a b.ts'\n")],
+    );
+    let values = [
+        "1", "0", "true", "false", "yes", "no", "on", "off", "enable", "disable", "y", "n",
+        "enabled", "disabled", "TRUE", "01", "+0", " 0", "0 ", "2", "-1", "auto", "maybe", "",
+    ];
+    let mut wrong = Vec::new();
+    for value in values {
+        let out = run_ffprobe(
+            &[
+                "-v",
+                "error",
+                "-safe",
+                value,
+                "-show_entries",
+                "format=nb_streams",
+            ],
+            &case.path("list.ffconcat"),
+            ProbeInput::File,
+        );
+        let theirs = if out.stderr.contains("Unsafe file name") {
+            "safe"
+        } else if out.success {
+            "unsafe"
+        } else if out.stderr.contains("Unable to parse option value") {
+            "refused"
+        } else {
+            panic!("ffprobe -safe {value:?}: {}", out.stderr)
+        };
+        let ours = match case.open("list.ffconcat", DemuxerOptions::new().option("safe", value)) {
+            Ok(_) => "unsafe",
+            Err(e) if e.code() == Some(ffio::sys::AVERROR(libc::EPERM)) => "safe",
+            Err(Error::InvalidOption { .. }) => "refused",
+            Err(e) => panic!("safe={value:?}: {e:?}"),
+        };
+        if ours != theirs {
+            wrong.push(format!("safe={value:?}: ffio {ours}, ffprobe {theirs}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn seeking_into_parts_with_in_and_out_points() {
+    quiet();
+    // An inpoint and an outpoint make a part's duration known (outpoint - inpoint): the
+    // list is seekable. Part 2 starts at 2 s and holds its file's 0.5 s to 1.5 s; part 3
+    // starts at 3 s. A seek to a part's start asks the part for its inpoint (try_seek:
+    // ts - (start - inpoint)), the very call open_file makes for the inpoint when the
+    // part is reached by reading: the packets are the list's from that part's first on.
+    let text = "ffconcat version 1.0\n\
+                file c.mp4\nduration 2\n\
+                file c.mp4\ninpoint 0.5\noutpoint 1.5\n\
+                file c.mp4\nduration 2\n";
+    let alone = "ffconcat version 1.0\nfile c.mp4\ninpoint 0.5\noutpoint 1.5\n";
+    let case = Case::new(
+        "seek_points",
+        &[("c.mp4", "h264_aac.mp4")],
+        &[("list.ffconcat", text), ("alone.ffconcat", alone)],
+    );
+    let full = ffprobe_packets_with(&case.path("list.ffconcat"), &[]);
+    let first = packets_of(&case.path("c.mp4"));
+    // Part 2's packets are those of the same part alone in a list.
+    let second = ffprobe_packets_with(&case.path("alone.ffconcat"), &[]).len();
+    assert_eq!(full.len(), 2 * first + second);
+    same_tags_as_ffprobe(&case, "list.ffconcat", &[("segment_time_metadata", "1")]);
+    for (target, from) in [(25_600, first), (38_400, first + second), (0, 0)] {
+        let store = case.store.fresh();
+        let mut d = case
+            .open_with("list.ffconcat", DemuxerOptions::new(), store.clone())
+            .unwrap();
+        // (video time base 1/12800: 2 s, 3 s, 0 s)
+        d.seek_stream(0, target).unwrap();
+        let got = read_to_end(&mut d, &store);
+        assert!(got.error.is_none(), "{:?}", got.error);
+        assert_same_packets(&format!("seek to {target}"), &got.packets, &full[from..]);
+    }
+}
+
+#[test]
+fn a_nested_list_gets_the_default_options_not_its_parents() {
+    quiet();
+    // open_file passes a part only its `option` directives and recursion_depth: a nested
+    // list has safe=1 and auto_convert=1 whatever the outer list was given.
+    let case = Case::new(
+        "nested_options",
+        &[("a b.ts", "h264_aac.ts"), ("c.mp4", "h264_aac.mp4")],
+        &[
+            ("unsafe.ffconcat", &list_of(&["inner_unsafe.ffconcat"])),
+            ("inner_unsafe.ffconcat", &list_of(&["a b.ts"])),
+            ("mp4.ffconcat", &list_of(&["inner_mp4.ffconcat", "c.mp4"])),
+            ("inner_mp4.ffconcat", &list_of(&["c.mp4"])),
+        ],
+    );
+    // The outer list is unsafe, the inner one is not: refused, as ffprobe refuses it.
+    let (detail, message) = ffprobe_failure(&case.path("unsafe.ffconcat"), &["-safe", "0"]);
+    assert_eq!(
+        detail.as_deref(),
+        Some("Unsafe file name 'a b.ts'"),
+        "ffprobe's first line"
+    );
+    let store = case.store.fresh();
+    let err = case
+        .open_with(
+            "unsafe.ffconcat",
+            DemuxerOptions::new().option("safe", "0"),
+            store.clone(),
+        )
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ffio::sys::AVERROR(libc::EPERM)), "{err:?}");
+    match &err {
+        Error::Ffmpeg { message: m, .. } => assert_eq!(m, &message),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.names(), ["inner_unsafe.ffconcat"]);
+    // auto_convert=0 on the outer list: the inner list still converts its MP4 (the
+    // payloads; the timestamps are the next test's).
+    let payload = |p: &ProbePacket| (p.stream_index, p.size, p.key, p.crc32);
+    let expected: Vec<_> =
+        ffprobe_packets_with(&case.path("mp4.ffconcat"), &["-auto_convert", "0"])
+            .iter()
+            .map(payload)
+            .collect();
+    let store = case.store.fresh();
+    let mut d = case
+        .open_with(
+            "mp4.ffconcat",
+            DemuxerOptions::new().option("auto_convert", "0"),
+            store.clone(),
+        )
+        .unwrap();
+    let got = read_to_end(&mut d, &store);
+    assert!(got.error.is_none(), "{:?}", got.error);
+    let got: Vec<_> = got.packets.iter().map(payload).collect();
+    assert_eq!(got, expected);
+    let unconverted = ffprobe_packets(&case.path("c.mp4"));
+    assert_ne!(
+        got[0].1, unconverted[0].size,
+        "the first packet is converted"
+    );
+}
+
+#[test]
+fn a_nested_lists_start_time_offsets_its_packets() {
+    // The outer list offsets a part's packets by the part's start time (file_start_time:
+    // the part's AVFormatContext.start_time). For a nested list that is the inner list's
+    // start time, which FFmpeg's stream discovery takes from its first packets: -23220 µs
+    // for an MP4 with AAC priming, so the outer list moves the inner one's packets by
+    // +23220 µs.
+    let case = Case::new(
+        "nested_start",
+        &[("c.mp4", "h264_aac.mp4"), ("a.ts", "h264_aac.ts")],
+        &[
+            ("outer.ffconcat", &list_of(&["inner.ffconcat", "a.ts"])),
+            ("inner.ffconcat", &list_of(&["c.mp4"])),
+        ],
+    );
+    assert_eq!(
+        ffprobe_start_us(&case.path("inner.ffconcat"), &[]),
+        -23_220,
+        "the inner list's start (ffprobe)"
+    );
+    same_as_ffprobe(&case, "outer.ffconcat", true, &[]);
+}
