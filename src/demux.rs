@@ -567,6 +567,7 @@ impl<R> Demuxer<R> {
                 part_options,
                 opener,
                 io.interrupt(),
+                options.find_stream_info,
             )?
         };
         let size = io.input_size()?;
