@@ -151,6 +151,22 @@ struct PartStream {
     bsf: Option<BitstreamFilter>,
 }
 
+/// What a list is opened with, besides its bytes and its stream table.
+pub(crate) struct Setup {
+    /// The concat demuxer's options.
+    pub(crate) settings: Settings,
+    /// For a list that is a part of another: how deep lists may still nest.
+    pub(crate) depth: Option<i32>,
+    /// The options each part's demuxer gets.
+    pub(crate) part_options: DemuxerOptions,
+    /// The application's opener, for the parts.
+    pub(crate) opener: SharedOpener,
+    /// The list's cancellation, shared with every part.
+    pub(crate) interrupt: Arc<Interrupt>,
+    /// Whether stream discovery runs (the read-ahead for the start times).
+    pub(crate) discover: bool,
+}
+
 /// FFmpeg's `MAX_REORDER_DELAY`.
 const MAX_REORDER_DELAY: usize = 16;
 
@@ -841,8 +857,8 @@ fn rescale_interval(
 
 impl Concat {
     /// Parses `list` into the stream table `table`, then opens its first part
-    /// (`concat_read_header`) and, with `discover` (stream discovery), reads ahead for the
-    /// start times. `depth` is how deep lists may still nest here.
+    /// (`concat_read_header`) and, if stream discovery runs, reads ahead for the start
+    /// times.
     ///
     /// # Safety
     /// `table` must be a valid format context ffio owns (the list's stream table), that no
@@ -850,13 +866,16 @@ impl Concat {
     pub(crate) unsafe fn open(
         list: &[u8],
         table: *mut ffi::AVFormatContext,
-        settings: Settings,
-        depth: Option<i32>,
-        part_options: DemuxerOptions,
-        opener: SharedOpener,
-        interrupt: Arc<Interrupt>,
-        discover: bool,
+        setup: Setup,
     ) -> Result<Concat> {
+        let Setup {
+            settings,
+            depth,
+            part_options,
+            opener,
+            interrupt,
+            discover,
+        } = setup;
         let depth = depth.unwrap_or(settings.recursion_depth);
         if depth <= 0 {
             return Err(invalid("Too deep recursion".into()));
