@@ -48,6 +48,14 @@ use crate::truncation::Truncation;
 /// application holds in full, and a hostile one must not take unbounded memory.
 pub(crate) const MAX_LIST_SIZE: usize = 16 << 20;
 
+/// How much the open reads ahead at most to learn the streams' start times: FFmpeg's
+/// default `probesize`, which bounds its own stream discovery.
+const READ_AHEAD_BYTES: usize = 5_000_000;
+
+/// FFmpeg's default `max_ts_probe`: how many packets of a stream stream discovery reads
+/// at most waiting for its first timestamp.
+const MAX_TS_PROBE: u32 = 50;
+
 /// FFmpeg's default `recursion_depth`: how deep lists may name lists.
 const DEFAULT_RECURSION_DEPTH: i32 = 10;
 
@@ -143,6 +151,22 @@ struct PartStream {
     bsf: Option<BitstreamFilter>,
 }
 
+/// What a list is opened with, besides its bytes and its stream table.
+pub(crate) struct Setup {
+    /// The concat demuxer's options.
+    pub(crate) settings: Settings,
+    /// For a list that is a part of another: how deep lists may still nest.
+    pub(crate) depth: Option<i32>,
+    /// The options each part's demuxer gets.
+    pub(crate) part_options: DemuxerOptions,
+    /// The application's opener, for the parts.
+    pub(crate) opener: SharedOpener,
+    /// The list's cancellation, shared with every part.
+    pub(crate) interrupt: Arc<Interrupt>,
+    /// Whether stream discovery runs (the read-ahead for the start times).
+    pub(crate) discover: bool,
+}
+
 /// FFmpeg's `MAX_REORDER_DELAY`.
 const MAX_REORDER_DELAY: usize = 16;
 
@@ -156,6 +180,12 @@ struct Reorder {
     pts: [i64; MAX_REORDER_DELAY + 1],
     error: [i64; MAX_REORDER_DELAY + 1],
     count: [i64; MAX_REORDER_DELAY + 1],
+    /// The `pts` of the stream's first packet that had one.
+    first_pts: i64,
+    /// The stream's start was decided (`update_initial_timestamps` ran: `first_dts`).
+    started: bool,
+    /// Packets of the stream read so far (while reading ahead, `codec_info_nb_frames`).
+    packets: u32,
 }
 
 impl Default for Reorder {
@@ -164,6 +194,9 @@ impl Default for Reorder {
             pts: [NOPTS; MAX_REORDER_DELAY + 1],
             error: [0; MAX_REORDER_DELAY + 1],
             count: [0; MAX_REORDER_DELAY + 1],
+            first_pts: NOPTS,
+            started: false,
+            packets: 0,
         }
     }
 }
@@ -245,6 +278,10 @@ pub(crate) struct Concat {
     found: Option<Truncation>,
     /// Per stream of the list: FFmpeg's generic layer's `dts` guessing.
     reorder: Vec<Reorder>,
+    /// Packets read ahead at open, returned first.
+    ahead: std::collections::VecDeque<Packet>,
+    /// The failure that stopped the read-ahead, returned after its packets.
+    pending: Option<Error>,
 }
 
 // SAFETY: a Concat exclusively owns its parts (`Demuxer<ChildStream>`, Send), filters
@@ -820,7 +857,8 @@ fn rescale_interval(
 
 impl Concat {
     /// Parses `list` into the stream table `table`, then opens its first part
-    /// (`concat_read_header`). `depth` is how deep lists may still nest here.
+    /// (`concat_read_header`) and, if stream discovery runs, reads ahead for the start
+    /// times.
     ///
     /// # Safety
     /// `table` must be a valid format context ffio owns (the list's stream table), that no
@@ -828,12 +866,16 @@ impl Concat {
     pub(crate) unsafe fn open(
         list: &[u8],
         table: *mut ffi::AVFormatContext,
-        settings: Settings,
-        depth: Option<i32>,
-        part_options: DemuxerOptions,
-        opener: SharedOpener,
-        interrupt: Arc<Interrupt>,
+        setup: Setup,
     ) -> Result<Concat> {
+        let Setup {
+            settings,
+            depth,
+            part_options,
+            opener,
+            interrupt,
+            discover,
+        } = setup;
         let depth = depth.unwrap_or(settings.recursion_depth);
         if depth <= 0 {
             return Err(invalid("Too deep recursion".into()));
@@ -865,10 +907,8 @@ impl Concat {
                 .checked_add(part.user_duration)
                 .ok_or_else(|| invalid("the parts' durations overflow".into()))?;
         }
-        if all_known {
-            // SAFETY: `table` is valid and idle (the contract).
-            unsafe { (*table).duration = time };
-        }
+        // SAFETY: `table` is valid and idle (the contract).
+        unsafe { (*table).duration = if all_known { time } else { NOPTS } };
         let mut concat = Concat {
             current: None,
             parts,
@@ -885,11 +925,86 @@ impl Concat {
             poisoned: false,
             found: None,
             reorder: Vec::new(),
+            ahead: Default::default(),
+            pending: None,
         };
         // SAFETY: as above.
         let first = unsafe { concat.open_part(table, 0)? };
         concat.current = Some((0, first));
+        if discover {
+            // SAFETY: as above.
+            unsafe { concat.read_ahead(table)? };
+        }
         Ok(concat)
+    }
+
+    /// Reads the list's first packets ahead, as FFmpeg's stream discovery on the concat
+    /// demuxer does, until every audio and video stream has a start time or
+    /// [`MAX_TS_PROBE`] packets (the list's streams come with their parameters, so that is
+    /// what discovery waits for), or [`READ_AHEAD_BYTES`] are held, and sets the list's
+    /// start time from them
+    /// (`update_stream_timings`: the earliest stream start, subtitle streams only when
+    /// nothing else has one). The packets are returned by the next reads; a failure
+    /// comes after them, where it happened (a panic is resumed now).
+    ///
+    /// # Safety
+    /// `table` must be the list's valid, idle stream table.
+    unsafe fn read_ahead(&mut self, table: *mut ffi::AVFormatContext) -> Result<()> {
+        let mut held = 0;
+        loop {
+            // SAFETY: `table` is valid (the contract); streams below nb_streams.
+            let all_started = unsafe {
+                (0..(*table).nb_streams as usize).all(|i| {
+                    let kind = (*(**(*table).streams.add(i)).codecpar).codec_type;
+                    let av = kind == ffi::AVMediaType::AVMEDIA_TYPE_VIDEO
+                        || kind == ffi::AVMediaType::AVMEDIA_TYPE_AUDIO;
+                    let state = self.reorder.get(i);
+                    !av || state.is_some_and(|s| s.started || s.packets >= MAX_TS_PROBE)
+                })
+            };
+            if all_started || held >= READ_AHEAD_BYTES {
+                break;
+            }
+            let mut packet = Packet::try_new()?;
+            // SAFETY: per this function's contract.
+            match unsafe { self.read_part(table, &mut packet) } {
+                Ok(true) => {
+                    held += packet.size();
+                    self.ahead.push_back(packet);
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    self.pending = Some(e);
+                    break;
+                }
+            }
+        }
+        let (mut start, mut start_text) = (i64::MAX, i64::MAX);
+        // SAFETY: as above.
+        unsafe {
+            for i in 0..(*table).nb_streams as usize {
+                let st = &**(*table).streams.add(i);
+                if st.start_time == NOPTS || st.time_base.den == 0 {
+                    continue;
+                }
+                let us = rescale(st.start_time, st.time_base, TIME_BASE_Q);
+                let kind = (*st.codecpar).codec_type;
+                if kind == ffi::AVMediaType::AVMEDIA_TYPE_SUBTITLE
+                    || kind == ffi::AVMediaType::AVMEDIA_TYPE_DATA
+                {
+                    start_text = start_text.min(us);
+                } else {
+                    start = start.min(us);
+                }
+            }
+            if start == i64::MAX
+                || (start > start_text && start.wrapping_sub(start_text) < ffi::AV_TIME_BASE as i64)
+            {
+                start = start_text;
+            }
+            (*table).start_time = if start == i64::MAX { NOPTS } else { start };
+        }
+        Ok(())
     }
 
     /// Opens part `index` through the opener and sets it up (`open_file`), without
@@ -1060,12 +1175,33 @@ impl Concat {
         }
     }
 
-    /// The next packet of the list into `packet`; `Ok(false)` at its end
-    /// (`concat_read_packet`).
+    /// The next packet of the list into `packet`; `Ok(false)` at its end: the packets read
+    /// ahead at open first, then the failure that stopped that, then the parts'.
     ///
     /// # Safety
     /// `table` must be the list's valid, idle stream table.
     pub(crate) unsafe fn read(
+        &mut self,
+        table: *mut ffi::AVFormatContext,
+        packet: &mut Packet,
+    ) -> Result<bool> {
+        if let Some(ahead) = self.ahead.pop_front() {
+            *packet = ahead;
+            return Ok(true);
+        }
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        // SAFETY: per this function's contract.
+        unsafe { self.read_part(table, packet) }
+    }
+
+    /// The next packet of the parts (`concat_read_packet`, and what FFmpeg's generic
+    /// layer does to it: the `dts` guess, the stream's start time).
+    ///
+    /// # Safety
+    /// `table` must be the list's valid, idle stream table.
+    unsafe fn read_part(
         &mut self,
         table: *mut ffi::AVFormatContext,
         packet: &mut Packet,
@@ -1204,6 +1340,39 @@ impl Concat {
         );
         packet.set_dts((dts != NOPTS).then_some(dts));
         packet.set_stream_index(out);
+        // The stream's start time, where FFmpeg's layer sets it (update_initial_timestamps,
+        // once per stream, at its first packet with a dts): from any packet of a codec
+        // that may reorder, from packets of others only without a decode delay (the list's
+        // streams have no parser); the pts of the stream's first packet that had one. The
+        // list's streams skip no samples.
+        let state = &mut self.reorder[out];
+        state.packets = state.packets.saturating_add(1);
+        if state.first_pts == NOPTS {
+            state.first_pts = packet.pts().unwrap_or(NOPTS);
+        }
+        let triggers = if reorders {
+            dts != NOPTS
+        } else {
+            delay == 0 && (dts != NOPTS || packet.pts().is_some())
+        };
+        if triggers && !state.started {
+            state.started = true;
+            let audio = par.codec_type == ffi::AVMediaType::AVMEDIA_TYPE_AUDIO;
+            let start = if state.first_pts != NOPTS {
+                state.first_pts
+            } else if audio || !packet.is_discard() {
+                packet.pts().unwrap_or(NOPTS)
+            } else {
+                NOPTS
+            };
+            // SAFETY: `out` is below the table's stream count; the table is idle.
+            unsafe {
+                let st = *(*table).streams.add(out);
+                if (*st).start_time == NOPTS {
+                    (*st).start_time = start;
+                }
+            }
+        }
         Ok(true)
     }
 
@@ -1304,6 +1473,8 @@ impl Concat {
         if result.is_ok() {
             self.eof = false;
             self.failed = None;
+            self.ahead.clear();
+            self.pending = None;
         }
         result
     }

@@ -562,11 +562,14 @@ impl<R> Demuxer<R> {
             Concat::open(
                 &list,
                 raw,
-                settings,
-                options.concat_depth,
-                part_options,
-                opener,
-                io.interrupt(),
+                concat::Setup {
+                    settings,
+                    depth: options.concat_depth,
+                    part_options,
+                    opener,
+                    interrupt: io.interrupt(),
+                    discover: options.find_stream_info,
+                },
             )?
         };
         let size = io.input_size()?;
