@@ -603,7 +603,11 @@ fn hostile_child() {
         // whose first use makes glibc load its gconv modules from disk (once per process,
         // whatever the input; not a file the input chose).
         let mut warm = Demuxer::from_slice(&served).expect("the served fixture opens");
-        while warm.read_packet().expect("the served fixture reads").is_some() {}
+        while warm
+            .read_packet()
+            .expect("the served fixture reads")
+            .is_some()
+        {}
     }
     let opener = move |_name: &str, mode: ffio::OpenMode| -> std::io::Result<ffio::Opened> {
         if mode != ffio::OpenMode::Read {
@@ -692,7 +696,10 @@ fn violations(lines: &[String]) -> Vec<String> {
         if allowed(line) {
             continue;
         }
-        let rest = line.split_once(' ').map_or(line.as_str(), |(_, r)| r).trim_start();
+        let rest = line
+            .split_once(' ')
+            .map_or(line.as_str(), |(_, r)| r)
+            .trim_start();
         if rest.starts_with("openat(AT_FDCWD, ") && rest.contains(MALLOC_PROBE) {
             probe_fd = rest.rsplit(" = ").next().map(str::to_owned);
             continue;
