@@ -42,6 +42,7 @@ use crate::interrupt::Interrupt;
 use crate::io::CustomIo;
 use crate::opener::{ChildStream, SharedOpener};
 use crate::packet::Packet;
+use crate::timing::StreamTiming;
 use crate::truncation::Truncation;
 
 /// The largest list ffio reads (16 MiB, some 500,000 parts): a list is text the
@@ -111,16 +112,32 @@ impl Settings {
     }
 }
 
-/// An `AV_OPT_TYPE_BOOL` value, as `av_opt_set` reads it.
+/// An `AV_OPT_TYPE_BOOL` value in 0..=1, as `av_opt_set` reads it (`set_string_bool`):
+/// one of "true,y,yes,enable,enabled,on" or "false,n,no,disable,disabled,off" (any case),
+/// or a whole base-10 `strtol` number (leading spaces and a sign allowed, "" is 0).
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" | "enable" => Ok(true),
-        "0" | "false" | "no" | "off" | "disable" => Ok(false),
-        _ => Err(Error::InvalidOption {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            message: "not a boolean (0, 1, true, false, yes, no)".into(),
-        }),
+    let refuse = || Error::InvalidOption {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        message: format!("Unable to parse option value \"{value}\" as boolean"),
+    };
+    let is = |names: &str| names.split(',').any(|n| n.eq_ignore_ascii_case(value));
+    if is("true,y,yes,enable,enabled,on") {
+        return Ok(true);
+    }
+    if is("false,n,no,disable,disabled,off") {
+        return Ok(false);
+    }
+    let c_value = CString::new(value).map_err(|_| refuse())?;
+    let mut end: *mut c_char = ptr::null_mut();
+    // SAFETY: `c_value` is a valid C string; strtol sets `end` within it.
+    let n = unsafe { libc::strtol(c_value.as_ptr(), &mut end, 10) };
+    // SAFETY: `end` points into `c_value`, at or after its start.
+    let used = unsafe { end.offset_from(c_value.as_ptr()) } as usize;
+    match (used == value.len(), n) {
+        (true, 0) => Ok(false),
+        (true, 1) => Ok(true),
+        _ => Err(refuse()),
     }
 }
 
@@ -167,92 +184,6 @@ pub(crate) struct Setup {
     pub(crate) discover: bool,
 }
 
-/// FFmpeg's `MAX_REORDER_DELAY`.
-const MAX_REORDER_DELAY: usize = 16;
-
-/// What FFmpeg's generic demuxing layer keeps per stream of the list to guess a missing
-/// `dts` from the `pts` seen so far (`compute_pkt_fields`: `pts_buffer`,
-/// `pts_reorder_error`). FFmpeg runs that layer on the concat demuxer's packets, so a
-/// part whose demuxer left a packet's `dts` unset (the first packets of a Matroska part
-/// with B-frames) gets one from the packets of the parts before it.
-#[derive(Clone)]
-struct Reorder {
-    pts: [i64; MAX_REORDER_DELAY + 1],
-    error: [i64; MAX_REORDER_DELAY + 1],
-    count: [i64; MAX_REORDER_DELAY + 1],
-    /// The `pts` of the stream's first packet that had one.
-    first_pts: i64,
-    /// The stream's start was decided (`update_initial_timestamps` ran: `first_dts`).
-    started: bool,
-    /// Packets of the stream read so far (while reading ahead, `codec_info_nb_frames`).
-    packets: u32,
-}
-
-impl Default for Reorder {
-    fn default() -> Self {
-        Reorder {
-            pts: [NOPTS; MAX_REORDER_DELAY + 1],
-            error: [0; MAX_REORDER_DELAY + 1],
-            count: [0; MAX_REORDER_DELAY + 1],
-            first_pts: NOPTS,
-            started: false,
-            packets: 0,
-        }
-    }
-}
-
-impl Reorder {
-    /// The packet's `dts` as FFmpeg's layer leaves it, for a stream with `delay` frames
-    /// of reordering (`has_b_frames`) whose codec may reorder (`reorders`: H.264, HEVC,
-    /// VVC); the stream's decode delay counts as guessed, as it does once stream
-    /// discovery has ended.
-    fn dts(&mut self, pts: i64, dts: i64, delay: usize, reorders: bool) -> i64 {
-        if pts == NOPTS || delay > MAX_REORDER_DELAY {
-            return dts;
-        }
-        self.pts[0] = pts;
-        let mut i = 0;
-        while i < delay && self.pts[i] > self.pts[i + 1] {
-            self.pts.swap(i, i + 1);
-            i += 1;
-        }
-        let mut dts = dts;
-        if reorders {
-            if dts == NOPTS {
-                let mut best = i64::MAX;
-                for i in 0..delay {
-                    if self.count[i] != 0 {
-                        let score = self.error[i] / self.count[i];
-                        if score < best {
-                            best = score;
-                            dts = self.pts[i];
-                        }
-                    }
-                }
-            } else {
-                for i in 0..delay {
-                    if self.pts[i] != NOPTS {
-                        let diff = self.pts[i].abs_diff(dts);
-                        self.error[i] = match i64::try_from(diff) {
-                            Ok(d) if d <= i64::MAX - self.error[i] => d + self.error[i],
-                            _ => i64::MAX,
-                        };
-                        self.count[i] += 1;
-                        if self.count[i] > 250 {
-                            self.error[i] >>= 1;
-                            self.count[i] >>= 1;
-                        }
-                    }
-                }
-            }
-        }
-        if dts == NOPTS {
-            dts = self.pts[0];
-        }
-        dts
-    }
-}
-
 /// The state of one concat list being read: what the Demuxer of a list keeps besides its
 /// stream table.
 pub(crate) struct Concat {
@@ -276,8 +207,8 @@ pub(crate) struct Concat {
     poisoned: bool,
     /// A truncation a part found, for the list's own bookkeeping.
     found: Option<Truncation>,
-    /// Per stream of the list: FFmpeg's generic layer's `dts` guessing.
-    reorder: Vec<Reorder>,
+    /// Per stream of the list: FFmpeg's generic layer's timestamp state.
+    timing: Vec<StreamTiming>,
     /// Packets read ahead at open, returned first.
     ahead: std::collections::VecDeque<Packet>,
     /// The failure that stopped the read-ahead, returned after its packets.
@@ -689,6 +620,13 @@ unsafe fn parse(list: &[u8], table: *mut ffi::AVFormatContext, safe: bool) -> Re
             }
             "chapter" => {
                 let (id, start, end) = (args[0].int(), args[1].int(), args[2].int());
+                if end != NOPTS && start > end {
+                    // FFmpeg logs "Chapter end time … before start …", then its concat
+                    // demuxer returns a positive code (FAIL(ENOMEM)), which its caller does
+                    // not take for an error: the list ends at this line, with the files
+                    // read so far and no further checks.
+                    return finish_early(parts);
+                }
                 // SAFETY: `table` is valid and idle (the contract).
                 unsafe { new_chapter(table, id, start, end)? };
             }
@@ -706,6 +644,14 @@ unsafe fn parse(list: &[u8], table: *mut ffi::AVFormatContext, safe: bool) -> Re
             "the outpoint of '{}' comes before its inpoint",
             last.name
         )));
+    }
+    Ok(parts)
+}
+
+/// The parts of a list whose parsing stopped early, as `concat_read_header` takes them.
+fn finish_early(parts: Vec<Part>) -> Result<Vec<Part>> {
+    if parts.is_empty() {
+        return Err(invalid("No files to concat".into()));
     }
     Ok(parts)
 }
@@ -804,16 +750,15 @@ unsafe fn copy_stream_props(st: *mut ffi::AVStream, source: *const ffi::AVStream
             if (*src).extradata_size > 0 && (*par).extradata_size < (*src).extradata_size {
                 let data =
                     std::slice::from_raw_parts((*src).extradata, (*src).extradata_size as usize);
-                return set_extradata(par, data);
-            }
-            if (*src).extradata_size > 0 {
+                set_extradata(par, data)?;
+            } else if (*src).extradata_size > 0 {
                 ptr::copy_nonoverlapping(
                     (*src).extradata,
                     (*par).extradata,
                     (*src).extradata_size as usize,
                 );
             }
-            return Ok(());
+            return fill_discovered(par, src);
         }
         let ret = ffi::avcodec_parameters_copy(par, src);
         crate::error::check("avcodec_parameters_copy", ret)?;
@@ -824,6 +769,57 @@ unsafe fn copy_stream_props(st: *mut ffi::AVStream, source: *const ffi::AVStream
         let ret = ffi::av_dict_copy(&mut (*st).metadata, (*source).metadata, 0);
         crate::error::check("av_dict_copy", ret).map(drop)
     }
+}
+
+/// For a list's stream whose codec the list names (`stream_codec`) but nothing else: what
+/// FFmpeg's stream discovery on the list finds by decoding its first packets, taken from
+/// the part's stream of the same codec (its own discovery decoded the same packets): the
+/// sample rate, channel layout and sample format, the picture size, pixel format and
+/// aspect ratio. Fields the list's stream has are kept.
+///
+/// # Safety
+/// Both must be valid codec parameters that no FFmpeg call is using.
+unsafe fn fill_discovered(
+    par: *mut ffi::AVCodecParameters,
+    src: *const ffi::AVCodecParameters,
+) -> Result<()> {
+    // SAFETY: both valid (the contract).
+    unsafe {
+        if (*par).codec_id != (*src).codec_id || (*par).codec_type != (*src).codec_type {
+            return Ok(());
+        }
+        match (*par).codec_type {
+            ffi::AVMediaType::AVMEDIA_TYPE_AUDIO => {
+                if (*par).sample_rate == 0 {
+                    (*par).sample_rate = (*src).sample_rate;
+                }
+                if (*par).ch_layout.nb_channels == 0 && (*src).ch_layout.nb_channels > 0 {
+                    let ret = ffi::av_channel_layout_copy(&mut (*par).ch_layout, &(*src).ch_layout);
+                    crate::error::check("av_channel_layout_copy", ret)?;
+                }
+                if (*par).format < 0 {
+                    (*par).format = (*src).format;
+                }
+                if (*par).frame_size == 0 {
+                    (*par).frame_size = (*src).frame_size;
+                }
+            }
+            ffi::AVMediaType::AVMEDIA_TYPE_VIDEO => {
+                if (*par).width == 0 && (*par).height == 0 {
+                    (*par).width = (*src).width;
+                    (*par).height = (*src).height;
+                }
+                if (*par).format < 0 {
+                    (*par).format = (*src).format;
+                }
+                if (*par).sample_aspect_ratio.num == 0 {
+                    (*par).sample_aspect_ratio = (*src).sample_aspect_ratio;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `av_rescale_q`.
@@ -924,7 +920,7 @@ impl Concat {
             failed: None,
             poisoned: false,
             found: None,
-            reorder: Vec::new(),
+            timing: Vec::new(),
             ahead: Default::default(),
             pending: None,
         };
@@ -958,7 +954,7 @@ impl Concat {
                     let kind = (*(**(*table).streams.add(i)).codecpar).codec_type;
                     let av = kind == ffi::AVMediaType::AVMEDIA_TYPE_VIDEO
                         || kind == ffi::AVMediaType::AVMEDIA_TYPE_AUDIO;
-                    let state = self.reorder.get(i);
+                    let state = self.timing.get(i);
                     !av || state.is_some_and(|s| s.started || s.packets >= MAX_TS_PROBE)
                 })
             };
@@ -1185,6 +1181,13 @@ impl Concat {
         table: *mut ffi::AVFormatContext,
         packet: &mut Packet,
     ) -> Result<bool> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        // A cancelled or expired list says so on every call, whatever failed first.
+        if let Some(reason) = self.interrupt.check() {
+            return Err(reason.error("av_read_frame"));
+        }
         if let Some(ahead) = self.ahead.pop_front() {
             *packet = ahead;
             return Ok(true);
@@ -1320,54 +1323,16 @@ impl Concat {
                 }
             }
         }
-        // SAFETY: `out` is below the table's stream count.
-        let par = unsafe { &*(**(*table).streams.add(out)).codecpar };
-        let reorders = matches!(
-            par.codec_id,
-            ffi::AVCodecID::AV_CODEC_ID_H264
-                | ffi::AVCodecID::AV_CODEC_ID_HEVC
-                | ffi::AVCodecID::AV_CODEC_ID_VVC
-        );
-        if self.reorder.len() <= out {
-            self.reorder.resize(out + 1, Reorder::default());
-        }
-        let delay = usize::try_from(par.video_delay).unwrap_or(0);
-        let dts = self.reorder[out].dts(
-            packet.pts().unwrap_or(NOPTS),
-            packet.dts().unwrap_or(NOPTS),
-            delay,
-            reorders,
-        );
-        packet.set_dts((dts != NOPTS).then_some(dts));
         packet.set_stream_index(out);
-        // The stream's start time, where FFmpeg's layer sets it (update_initial_timestamps,
-        // once per stream, at its first packet with a dts): from any packet of a codec
-        // that may reorder, from packets of others only without a decode delay (the list's
-        // streams have no parser); the pts of the stream's first packet that had one. The
-        // list's streams skip no samples.
-        let state = &mut self.reorder[out];
-        state.packets = state.packets.saturating_add(1);
-        if state.first_pts == NOPTS {
-            state.first_pts = packet.pts().unwrap_or(NOPTS);
+        if self.timing.len() <= out {
+            self.timing.resize(out + 1, StreamTiming::default());
         }
-        let triggers = if reorders {
-            dts != NOPTS
-        } else {
-            delay == 0 && (dts != NOPTS || packet.pts().is_some())
-        };
-        if triggers && !state.started {
-            state.started = true;
-            let audio = par.codec_type == ffi::AVMediaType::AVMEDIA_TYPE_AUDIO;
-            let start = if state.first_pts != NOPTS {
-                state.first_pts
-            } else if audio || !packet.is_discard() {
-                packet.pts().unwrap_or(NOPTS)
-            } else {
-                NOPTS
-            };
-            // SAFETY: `out` is below the table's stream count; the table is idle.
+        // SAFETY: `out` is below the table's stream count; the table is idle.
+        let st = unsafe { *(*table).streams.add(out) };
+        // SAFETY: as above: a valid stream nothing else uses during the call.
+        if let Some(start) = self.timing[out].process(packet, unsafe { &*st }) {
+            // SAFETY: as above.
             unsafe {
-                let st = *(*table).streams.add(out);
                 if (*st).start_time == NOPTS {
                     (*st).start_time = start;
                 }

@@ -92,6 +92,7 @@ mod packet;
 mod properties;
 mod side_data;
 mod stream;
+mod timing;
 mod truncation;
 
 pub use capture::{forward_to_ffio, VaList};
