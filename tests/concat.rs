@@ -2313,7 +2313,9 @@ fn boolean_options_take_what_ffmpeg_takes() {
             "safe"
         } else if out.success {
             "unsafe"
-        } else if out.stderr.contains("Unable to parse option value") {
+        } else if out.stderr.contains("Unable to parse") && out.stderr.contains("as boolean") {
+            // 5.1: `Unable to parse option value "V" as boolean`; 9.0: `Unable to parse
+            // "safe" option value "V" as boolean`.
             "refused"
         } else {
             panic!("ffprobe -safe {value:?}: {}", out.stderr)
