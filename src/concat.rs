@@ -17,7 +17,10 @@
 //!   FFmpeg copies them;
 //! * packets are the parts' packets, with FFmpeg's timestamp offsets (the sum of the
 //!   earlier parts' durations, minus the part's start or `inpoint`), its `outpoint` cut,
-//!   its `h264_mp4toannexb` auto-conversion and its per-file packet metadata;
+//!   its `h264_mp4toannexb` auto-conversion and its per-file packet metadata, then what
+//!   FFmpeg's generic demuxing layer does to the concat demuxer's packets
+//!   ([`crate::timing`]: missing durations and timestamps, the stream start times), with
+//!   the list's first packets read ahead at open as FFmpeg's stream discovery reads them;
 //! * seeking follows `concat_seek`: any time when every part's duration is known in
 //!   advance, otherwise only the start.
 //!
