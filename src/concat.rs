@@ -1,5 +1,5 @@
 //! ffio's own concat demuxer: concat lists (`ffconcat version 1.0`, or any list opened
-//! with the `concat` format) whose parts come through the application's [`Opener`].
+//! with the `concat` format) whose parts come through the application's [`Opener`](crate::Opener).
 //!
 //! FFmpeg's concat demuxer cannot be used for this: `concatdec.c` opens every part with
 //! `avformat_open_input` on a child context of its own that keeps FFmpeg's default
