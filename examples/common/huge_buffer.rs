@@ -10,9 +10,10 @@
 //! a `Vec<u8>` cannot ask its allocator for. Here the storage is allocated 2 MiB-aligned
 //! and the blocks the file is expected to fill are advised: one fault and one page per
 //! 2 MiB. A block advised but barely written still costs a whole zeroed 2 MiB page, so the
-//! advice covers only the whole blocks of the size the caller expects (for remux: the
-//! input's size for the main output, the previous file's size for a segment); a buffer
-//! that outgrows its capacity (doubling, with one copy) is advised entirely from then on.
+//! advice covers only the blocks that the size the caller expects (for remux: the input's
+//! size for the main output, the previous file's for a segment) fills at least half of;
+//! a buffer that outgrows its capacity (doubling, with one copy) is advised entirely from
+//! then on.
 //! The advice is only a hint: where huge pages are off (or not Linux) it does nothing and
 //! the buffer works as with 4 KiB pages.
 
@@ -63,7 +64,7 @@ impl HugeBuffer {
                 / BLOCK;
             // On failure the buffer stays empty; the first write tries again.
             if buffer.reallocate(blocks.saturating_mul(BLOCK)).is_ok() {
-                buffer.advise(expected / BLOCK * BLOCK);
+                buffer.advise(expected.saturating_add(BLOCK / 2) / BLOCK * BLOCK);
             }
         }
         buffer
