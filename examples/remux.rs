@@ -398,15 +398,28 @@ fn main() -> ExitCode {
     unsafe { ffio::set_log_level(ffio::LogLevel::Quiet) };
     match run(&args) {
         Ok(written) => {
-            for line in written {
-                // The summary goes to stderr when the output itself is on stdout.
-                if args.output == "-" {
-                    eprintln!("{line}");
-                } else {
-                    println!("{line}");
+            let summary: String = written.iter().map(|line| format!("{line}\n")).collect();
+            // The summary goes to stderr when the output itself is on stdout. Written
+            // whole, and a closed stdout is an error, not a panic as in `println!`.
+            let (result, stream) = if args.output == "-" {
+                (
+                    io::stderr().lock().write_all(summary.as_bytes()),
+                    "standard error",
+                )
+            } else {
+                let mut stdout = io::stdout().lock();
+                let result = stdout
+                    .write_all(summary.as_bytes())
+                    .and_then(|()| stdout.flush());
+                (result, "standard output")
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("remux: {stream}: {e}");
+                    ExitCode::FAILURE
                 }
             }
-            ExitCode::SUCCESS
         }
         Err(message) => {
             eprintln!("remux: {message}");
