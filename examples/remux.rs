@@ -20,14 +20,15 @@
 //! would leave OUTPUT's directory) are one line on stderr and exit status 1, with nothing
 //! written.
 //!
-//! The store maps names to `HugeBuffer`s (examples/common/huge_buffer.rs), in-memory files
-//! like `Cursor<Vec<u8>>` whose storage the kernel can back with 2 MiB huge pages: with a
-//! `Vec<u8>` the whole output (200 MB and more) is written into fresh memory one 4 KiB page
-//! fault at a time, which made this program 20 % slower than the `ffmpeg` CLI writing the
-//! same into files (BENCHMARKS.md, scripts/bench-remux.sh). Each buffer is sized and
-//! advised from the size expected of it: the input's for the main output (a remux without
-//! re-encoding is about as large), the previous file's for the next one a multi-file muxer
-//! opens (a segment like the one before). Each file then goes out in one `write(2)`.
+//! The store maps names to `HugeBuffer`s (examples/common/huge_buffer.rs) rather than to
+//! `Vec<u8>`s: in-memory files like `Cursor<Vec<u8>>`, whose storage the kernel can back
+//! with 2 MiB huge pages. With `Vec<u8>` the whole output (211 MB in scripts/bench-remux.sh)
+//! went into fresh memory one 4 KiB page fault at a time, which took this program to 1.2×
+//! the wall time of the `ffmpeg` CLI writing the same into files (BENCHMARKS.md). Each
+//! buffer is sized and advised from the size expected of it: the input's for the main
+//! output (a remux without re-encoding is about as large), the previous file's for each
+//! file a multi-file muxer opens (a segment like the one before). Each file then goes out
+//! in one `write(2)`.
 //!
 //! `--live` and `--chunk N` stream a single-file format instead: the output leaves as the
 //! muxer makes it, each chunk in one `write(2)` on standard output (not through Rust's

@@ -86,10 +86,15 @@ impl HugeBuffer {
     /// at least `len`).
     fn reallocate(&mut self, cap: usize) -> io::Result<()> {
         let layout = Self::layout(cap)?;
-        // SAFETY: `cap` is at least BLOCK, so the layout's size is not zero.
+        let old = if self.cap > 0 {
+            Some(Self::layout(self.cap)?)
+        } else {
+            None
+        };
+        // SAFETY: `cap` is at least BLOCK (callers ask for whole blocks, at least one),
+        // so the layout's size is not zero.
         let ptr = NonNull::new(unsafe { alloc::alloc(layout) }).ok_or_else(out_of_memory)?;
-        if self.cap > 0 {
-            let old = Self::layout(self.cap)?;
+        if let Some(old) = old {
             // SAFETY: the old allocation holds `len` initialized bytes, the new one has
             // room for them (cap >= len); two live allocations do not overlap. The old
             // one was allocated with layout `old` and is not used after this.
