@@ -14,8 +14,11 @@
 //! size for the main output, the previous file's for a segment) fills at least half of;
 //! a buffer that outgrows its capacity (doubling, with one copy) is advised entirely from
 //! then on.
-//! The advice is only a hint: where huge pages are off (or not Linux) it does nothing and
-//! the buffer works as with 4 KiB pages.
+//! The advice is only a hint: where huge pages are off (`never`, or not Linux) it does
+//! nothing and the buffer works as with 4 KiB pages, as slowly as a `Vec<u8>`. With THP's
+//! `defrag` setting at its default (`madvise`), a fault in advised memory may first
+//! compact memory to find a free huge page, which on a fragmented machine can cost more
+//! than the huge page saves.
 
 use std::alloc::{self, Layout};
 use std::io::{self, Read, Seek, SeekFrom, Write};
