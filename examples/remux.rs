@@ -26,8 +26,9 @@
 //! went into fresh memory one 4 KiB page fault at a time, which took this program to 1.2×
 //! the wall time of the `ffmpeg` CLI writing the same into files (BENCHMARKS.md). Each
 //! buffer is sized and advised from the size expected of it: the input's for the main
-//! output (a remux without re-encoding is about as large), the previous file's for each
-//! file a multi-file muxer opens (a segment like the one before). Each file then goes out
+//! output (a remux without re-encoding is about as large), for each file a multi-file
+//! muxer opens the previous one's of its numbered series (a segment like the one before:
+//! `index7.ts` like `index6.ts`, a DASH audio segment like the previous audio segment). Each file then goes out
 //! in one `write(2)`. Where transparent huge pages are off, it is as slow as before.
 //!
 //! `--live` and `--chunk N` stream a single-file format instead: the output leaves as the
@@ -138,8 +139,28 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
 #[derive(Default)]
 struct Store {
     files: HashMap<String, HugeBuffer>,
-    /// The size of the file stored last: what the next file is expected to grow to.
-    last_len: usize,
+    /// By [`series`]: the size of the series' file stored last, what the next one is
+    /// expected to grow to.
+    last_len: HashMap<String, usize>,
+}
+
+/// `name` without the last run of digits before its extension: the files a muxer numbers
+/// (`index7.ts`, `chunk-stream0-00012.m4s`) share it with the ones before them, while a
+/// DASH audio stream's segments (`chunk-stream1-…`) and the playlist are series of their
+/// own.
+fn series(name: &str) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) => name.split_at(dot),
+        None => (name, ""),
+    };
+    let end = match stem.rfind(|c: char| c.is_ascii_digit()) {
+        Some(last) => last + 1,
+        None => return name.to_owned(),
+    };
+    let start = stem[..end]
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .len();
+    format!("{}{}{ext}", &stem[..start], &stem[end..])
 }
 
 type Files = Arc<Mutex<Store>>;
@@ -171,7 +192,8 @@ impl Drop for MemoryFile {
     fn drop(&mut self) {
         let data = std::mem::replace(&mut self.data, HugeBuffer::with_expected_len(0));
         if let Ok(mut store) = self.files.lock() {
-            store.last_len = data.as_slice().len();
+            let len = data.as_slice().len();
+            store.last_len.insert(series(&self.name), len);
             store.files.insert(std::mem::take(&mut self.name), data);
         }
     }
@@ -208,7 +230,9 @@ impl ffio::Opener for MemoryOpener {
         match mode {
             OpenMode::Write => Ok(Opened::seekable_writer(MemoryFile {
                 name: name.to_owned(),
-                data: HugeBuffer::with_expected_len(store.last_len),
+                data: HugeBuffer::with_expected_len(
+                    store.last_len.get(&series(name)).copied().unwrap_or(0),
+                ),
                 files: self.files.clone(),
             })),
             _ => match store.files.get(name) {

@@ -7,20 +7,20 @@
 //! cgroup charge, LRU), then a TLB miss when it is copied into the output file at the end,
 //! then a page to free; Linux left in its default `madvise` mode gives huge pages only to
 //! memory advised with `madvise(MADV_HUGEPAGE)`, and only in 2 MiB-aligned blocks, which
-//! a `Vec<u8>` cannot ask its allocator for. Here the storage is allocated 2 MiB-aligned
-//! and the blocks the file is expected to fill are advised: one fault and one page per
-//! 2 MiB. A block advised but barely written still costs a whole zeroed 2 MiB page, so the
+//! a `Vec<u8>` cannot ask its allocator for. Here the storage is a mapping of its own
+//! (`mmap`, 2 MiB-aligned, unmapped when the buffer grows or is dropped: memory from the
+//! allocator would come back advised for another, maybe small, allocation) and the blocks
+//! the file is expected to fill are advised: one fault and one page per 2 MiB. A block advised but barely written still costs a whole zeroed 2 MiB page, so the
 //! advice covers only the blocks that the size the caller expects (for remux: the input's
 //! size for the main output, the previous file's for a segment) fills at least half of;
 //! a buffer that outgrows its capacity (doubling, with one copy) is advised entirely from
-//! then on.
+//! then on, unless it had none (nothing expected: a small file stays in small pages).
 //! The advice is only a hint: where huge pages are off (`never`, or not Linux) it does
 //! nothing and the buffer works as with 4 KiB pages, as slowly as a `Vec<u8>`. With THP's
 //! `defrag` setting at its default (`madvise`), a fault in advised memory may first
 //! compact memory to find a free huge page, which on a fragmented machine can cost more
 //! than the huge page saves.
 
-use std::alloc::{self, Layout};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ptr::NonNull;
 
@@ -30,18 +30,23 @@ const BLOCK: usize = 2 << 20;
 
 /// A growable byte buffer with a position, in [`BLOCK`]-aligned storage.
 pub struct HugeBuffer {
-    /// `cap` bytes allocated with [`HugeBuffer::layout`], or dangling while `cap` is 0.
+    /// The [`BLOCK`]-aligned start of `cap` bytes inside the mapping `map`, or dangling
+    /// while `cap` is 0.
     ptr: NonNull<u8>,
     /// A multiple of [`BLOCK`].
     cap: usize,
+    /// The anonymous mapping holding the storage (`cap` + [`BLOCK`] bytes, for the
+    /// alignment), unmapped on drop; null while `cap` is 0.
+    map: *mut libc::c_void,
     /// Bytes `0..len` have been written (or zero-filled): they are initialized.
     len: usize,
     /// Where the next read or write starts; may lie past `len`.
     pos: u64,
 }
 
-// SAFETY: a HugeBuffer owns its allocation alone (no other pointer to it is kept outside
-// borrows of `self`), like a Vec<u8>, so moving it to another thread is sound.
+// SAFETY: a HugeBuffer owns its mapping alone (no other pointer to it is kept outside
+// borrows of `self`), like a Vec<u8> its allocation, so moving it to another thread is
+// sound.
 unsafe impl Send for HugeBuffer {}
 
 fn out_of_memory() -> io::Error {
@@ -56,6 +61,7 @@ impl HugeBuffer {
         let mut buffer = HugeBuffer {
             ptr: NonNull::dangling(),
             cap: 0,
+            map: std::ptr::null_mut(),
             len: 0,
             pos: 0,
         };
@@ -81,33 +87,41 @@ impl HugeBuffer {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
-    fn layout(cap: usize) -> io::Result<Layout> {
-        Layout::from_size_align(cap, BLOCK).map_err(|_| out_of_memory())
-    }
-
-    /// Moves the bytes into a fresh allocation of `cap` bytes (a multiple of [`BLOCK`],
-    /// at least `len`).
+    /// Moves the bytes into a fresh mapping with room for `cap` bytes (a multiple of
+    /// [`BLOCK`], at least one, and at least `len`).
     fn reallocate(&mut self, cap: usize) -> io::Result<()> {
-        let layout = Self::layout(cap)?;
-        let old = if self.cap > 0 {
-            Some(Self::layout(self.cap)?)
-        } else {
-            None
+        let map_len = cap.checked_add(BLOCK).ok_or_else(out_of_memory)?;
+        // SAFETY: a new private anonymous mapping at an address of the kernel's choosing:
+        // no existing memory is affected.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
         };
-        // SAFETY: `cap` is at least BLOCK (callers ask for whole blocks, at least one),
-        // so the layout's size is not zero.
-        let ptr = NonNull::new(unsafe { alloc::alloc(layout) }).ok_or_else(out_of_memory)?;
-        if let Some(old) = old {
-            // SAFETY: the old allocation holds `len` initialized bytes, the new one has
-            // room for them (cap >= len); two live allocations do not overlap. The old
-            // one was allocated with layout `old` and is not used after this.
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let offset = (BLOCK - map as usize % BLOCK) % BLOCK;
+        // SAFETY: `offset < BLOCK`, so `map + offset .. + cap` lies inside the mapping of
+        // `cap + BLOCK` bytes; a successful mmap is never null.
+        let ptr = unsafe { NonNull::new_unchecked(map.cast::<u8>().add(offset)) };
+        if self.cap > 0 {
+            // SAFETY: the old storage holds `len` initialized bytes, the new one has room
+            // for them (cap >= len); two live mappings do not overlap. The old mapping,
+            // `self.cap + BLOCK` bytes at `self.map`, is not used after this.
             unsafe {
                 std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), ptr.as_ptr(), self.len);
-                alloc::dealloc(self.ptr.as_ptr(), old);
+                libc::munmap(self.map, self.cap + BLOCK);
             }
         }
         self.ptr = ptr;
         self.cap = cap;
+        self.map = map;
         Ok(())
     }
 
@@ -118,7 +132,7 @@ impl HugeBuffer {
             return;
         }
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        // SAFETY: `ptr..ptr + bytes` lies inside our allocation and starts page-aligned
+        // SAFETY: `ptr..ptr + bytes` lies inside our mapping and starts page-aligned
         // (BLOCK-aligned); MADV_HUGEPAGE changes how pages are backed, never their
         // contents, and a failure (huge pages unsupported) leaves the memory as it was.
         unsafe {
@@ -134,9 +148,13 @@ impl HugeBuffer {
             .ok_or_else(out_of_memory)?
             / BLOCK
             * BLOCK;
+        let first = self.cap == 0;
         self.reallocate(cap)?;
-        // The file outgrew what was expected of it: huge pages for all of it now.
-        self.advise(cap);
+        // A file of unknown size may stay small: 4 KiB pages for its first allocation.
+        // One that outgrew its capacity gets huge pages for all of it from then on.
+        if !first {
+            self.advise(cap);
+        }
         Ok(())
     }
 }
@@ -206,10 +224,9 @@ impl Seek for HugeBuffer {
 impl Drop for HugeBuffer {
     fn drop(&mut self) {
         if self.cap > 0 {
-            if let Ok(layout) = Self::layout(self.cap) {
-                // SAFETY: allocated with this layout by `reallocate`, freed only here.
-                unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) };
-            }
+            // SAFETY: the mapping made by `reallocate`, `cap + BLOCK` bytes at `map`,
+            // unmapped only here; no borrow of it outlives `self`.
+            unsafe { libc::munmap(self.map, self.cap + BLOCK) };
         }
     }
 }
