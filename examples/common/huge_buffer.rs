@@ -10,9 +10,11 @@
 //! a `Vec<u8>` cannot ask its allocator for. Here the storage is a mapping of its own
 //! (`mmap`, 2 MiB-aligned, unmapped when the buffer grows or is dropped: memory from the
 //! allocator would come back advised for another, maybe small, allocation) and the blocks
-//! the file is expected to fill are advised: one fault and one page per 2 MiB. A block advised but barely written still costs a whole zeroed 2 MiB page, so the
-//! advice covers only the blocks that the size the caller expects (for remux: the input's
-//! size for the main output, the previous file's for a segment) fills at least half of;
+//! the file is expected to fill are advised: one fault and one page per 2 MiB. A block
+//! advised but barely written still costs a whole zeroed 2 MiB page, so the advice covers
+//! only the blocks that the size the caller expects (for remux: the input's size for the
+//! main output, the previous segment's of the same series for a segment) fills at least
+//! half of;
 //! a buffer that outgrows its capacity (doubling, with one copy) is advised entirely from
 //! then on, unless it had none (nothing expected: a small file stays in small pages).
 //! The advice is only a hint: where huge pages are off (`never`, or not Linux) it does
