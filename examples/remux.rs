@@ -20,6 +20,17 @@
 //! would leave OUTPUT's directory) are one line on stderr and exit status 1, with nothing
 //! written.
 //!
+//! The store maps names to `HugeBuffer`s (examples/common/huge_buffer.rs) rather than to
+//! `Vec<u8>`s: in-memory files like `Cursor<Vec<u8>>`, whose storage the kernel can back
+//! with 2 MiB huge pages. With `Vec<u8>` the whole output (211 MB in scripts/bench-remux.sh)
+//! went into fresh memory one 4 KiB page fault at a time, which took this program to 1.2×
+//! the wall time of the `ffmpeg` CLI writing the same into files (BENCHMARKS.md). Each
+//! buffer is sized and advised from the size expected of it: the input's for the main
+//! output (a remux without re-encoding is about as large), for each file a multi-file
+//! muxer opens the previous one's of its numbered series (a segment like the one before:
+//! `index7.ts` like `index6.ts`, a DASH audio segment like the previous audio segment). Each file then goes out
+//! in one `write(2)`. Where transparent huge pages are off, it is as slow as before.
+//!
 //! `--live` and `--chunk N` stream a single-file format instead: the output leaves as the
 //! muxer makes it, each chunk in one `write(2)` on standard output (not through Rust's
 //! line-buffered `Stdout`) or on OUTPUT (created at the first write, and removed again if
@@ -60,6 +71,9 @@ use copy::copy_all;
 #[path = "common/fd_out.rs"]
 mod fd_out;
 use fd_out::{FdOut, Progress};
+#[path = "common/huge_buffer.rs"]
+mod huge_buffer;
+use huge_buffer::HugeBuffer;
 
 const USAGE: &str =
     "usage: remux [--format NAME] [--option KEY=VALUE]... [--live] [--chunk N] INPUT OUTPUT";
@@ -122,12 +136,39 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
 }
 
 /// The output files, by name relative to OUTPUT's directory.
-type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+#[derive(Default)]
+struct Store {
+    files: HashMap<String, HugeBuffer>,
+    /// By [`series`]: the size of the series' file stored last, what the next one is
+    /// expected to grow to.
+    last_len: HashMap<String, usize>,
+}
+
+/// `name` without the last run of digits before its extension: the files a muxer numbers
+/// (`index7.ts`, `chunk-stream0-00012.m4s`) share it with the ones before them, while a
+/// DASH audio stream's segments (`chunk-stream1-…`) and the playlist are series of their
+/// own.
+fn series(name: &str) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) => name.split_at(dot),
+        None => (name, ""),
+    };
+    let end = match stem.rfind(|c: char| c.is_ascii_digit()) {
+        Some(last) => last + 1,
+        None => return name.to_owned(),
+    };
+    let start = stem[..end]
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .len();
+    format!("{}{}{ext}", &stem[..start], &stem[end..])
+}
+
+type Files = Arc<Mutex<Store>>;
 
 /// A file being written: its bytes go into [`Files`] when FFmpeg closes it.
 struct MemoryFile {
     name: String,
-    data: Cursor<Vec<u8>>,
+    data: HugeBuffer,
     files: Files,
 }
 
@@ -149,9 +190,11 @@ impl Seek for MemoryFile {
 
 impl Drop for MemoryFile {
     fn drop(&mut self) {
-        let data = std::mem::take(self.data.get_mut());
-        if let Ok(mut files) = self.files.lock() {
-            files.insert(std::mem::take(&mut self.name), data);
+        let data = std::mem::replace(&mut self.data, HugeBuffer::with_expected_len(0));
+        if let Ok(mut store) = self.files.lock() {
+            let len = data.as_slice().len();
+            store.last_len.insert(series(&self.name), len);
+            store.files.insert(std::mem::take(&mut self.name), data);
         }
     }
 }
@@ -180,35 +223,37 @@ fn plain_relative(name: &str) -> io::Result<()> {
 impl ffio::Opener for MemoryOpener {
     fn open(&mut self, name: &str, mode: OpenMode) -> io::Result<Opened> {
         plain_relative(name)?;
+        let store = self
+            .files
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?;
         match mode {
             OpenMode::Write => Ok(Opened::seekable_writer(MemoryFile {
                 name: name.to_owned(),
-                data: Cursor::new(Vec::new()),
+                data: HugeBuffer::with_expected_len(
+                    store.last_len.get(&series(name)).copied().unwrap_or(0),
+                ),
                 files: self.files.clone(),
             })),
-            _ => {
-                let files = self
-                    .files
-                    .lock()
-                    .map_err(|_| io::Error::other("poisoned"))?;
-                match files.get(name) {
-                    Some(data) => Ok(Opened::seekable_reader(Cursor::new(data.clone()))),
-                    None => Err(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("{name:?} was not written"),
-                    )),
-                }
-            }
+            _ => match store.files.get(name) {
+                Some(data) => Ok(Opened::seekable_reader(Cursor::new(
+                    data.as_slice().to_vec(),
+                ))),
+                None => Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{name:?} was not written"),
+                )),
+            },
         }
     }
 
     fn delete(&mut self, name: &str) -> io::Result<()> {
         plain_relative(name)?;
-        let mut files = self
+        let mut store = self
             .files
             .lock()
             .map_err(|_| io::Error::other("poisoned"))?;
-        files.remove(name);
+        store.files.remove(name);
         Ok(())
     }
 }
@@ -248,6 +293,11 @@ fn run(args: &Args) -> Result<Vec<String>, String> {
         ));
     }
     let file = std::fs::File::open(&args.input).map_err(|e| format!("{}: {e}", args.input))?;
+    let input_len = file
+        .metadata()
+        .ok()
+        .and_then(|m| usize::try_from(m.len()).ok())
+        .unwrap_or(0);
     let mut demuxer = Demuxer::from_seekable_reader(file)
         .map_err(|e| format!("{}: {}", args.input, e.chain()))?;
     let options: Vec<(&str, &str)> = args
@@ -281,35 +331,42 @@ fn run(args: &Args) -> Result<Vec<String>, String> {
         copy_all(&mut demuxer, muxer, &options).map_err(|e| e.chain())?;
     } else {
         // A stream that can be read back, so that faststart works too.
-        let muxer = Muxer::to_seekable_stream(Cursor::new(Vec::new()), &format)
+        let main = HugeBuffer::with_expected_len(input_len);
+        let muxer = Muxer::to_seekable_stream(main, &format)
             .and_then(|m| m.with_opener(opener))
             .map_err(|e| e.chain())?;
-        let data = copy_all(&mut demuxer, muxer, &options)
-            .map_err(|e| e.chain())?
-            .into_inner();
+        let data = copy_all(&mut demuxer, muxer, &options).map_err(|e| e.chain())?;
         if to_stdout {
             let mut stdout = io::stdout().lock();
             stdout
-                .write_all(&data)
+                .write_all(data.as_slice())
                 .and_then(|()| stdout.flush())
                 .map_err(|e| format!("standard output: {e}"))?;
-            return Ok(vec![format!("- {}", data.len())]);
+            return Ok(vec![format!("- {}", data.as_slice().len())]);
         }
         files
             .lock()
             .map_err(|_| "poisoned")?
+            .files
             .insert(main_name.clone(), data);
     }
-    let files = std::mem::take(&mut *files.lock().map_err(|_| "poisoned")?);
+    let files = std::mem::take(&mut files.lock().map_err(|_| "poisoned")?.files);
     let mut names: Vec<_> = files.into_iter().collect();
-    names.sort();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
     let mut written = Vec::new();
+    let mut made_dirs = Vec::new();
     for (name, data) in names {
         let path = dir.join(&name);
-        if let Some(parent) = path.parent() {
+        if let Some(parent) = path
+            .parent()
+            .filter(|p| !made_dirs.iter().any(|d: &PathBuf| d == p))
+        {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            made_dirs.push(parent.to_path_buf());
         }
-        std::fs::write(&path, &data).map_err(|e| format!("{}: {e}", path.display()))?;
+        // One write(2) for the whole file.
+        let data = data.as_slice();
+        std::fs::write(&path, data).map_err(|e| format!("{}: {e}", path.display()))?;
         written.push(format!("{} {}", path.display(), data.len()));
     }
     Ok(written)
@@ -366,15 +423,28 @@ fn main() -> ExitCode {
     unsafe { ffio::set_log_level(ffio::LogLevel::Quiet) };
     match run(&args) {
         Ok(written) => {
-            for line in written {
-                // The summary goes to stderr when the output itself is on stdout.
-                if args.output == "-" {
-                    eprintln!("{line}");
-                } else {
-                    println!("{line}");
+            let summary: String = written.iter().map(|line| format!("{line}\n")).collect();
+            // The summary goes to stderr when the output itself is on stdout. Written
+            // whole, and a closed stdout is an error, not a panic as in `println!`.
+            let (result, stream) = if args.output == "-" {
+                (
+                    io::stderr().lock().write_all(summary.as_bytes()),
+                    "standard error",
+                )
+            } else {
+                let mut stdout = io::stdout().lock();
+                let result = stdout
+                    .write_all(summary.as_bytes())
+                    .and_then(|()| stdout.flush());
+                (result, "standard output")
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("remux: {stream}: {e}");
+                    ExitCode::FAILURE
                 }
             }
-            ExitCode::SUCCESS
         }
         Err(message) => {
             eprintln!("remux: {message}");
