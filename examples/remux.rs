@@ -28,8 +28,10 @@
 //! buffer is sized and advised from the size expected of it: the input's for the main
 //! output (a remux without re-encoding is about as large), for each file a multi-file
 //! muxer opens the previous one's of its numbered series (a segment like the one before:
-//! `index7.ts` like `index6.ts`, a DASH audio segment like the previous audio segment). Each file then goes out
-//! in one `write(2)`. Where transparent huge pages are off, it is as slow as before.
+//! `index7.ts` like `index6.ts`, a DASH audio segment like the previous audio segment).
+//! Each file then goes out in one `write(2)`, several files at once from up to four
+//! threads (the copy out of memory is what this design pays on top of writing as one
+//! goes). Where transparent huge pages are off, it is as slow as before.
 //!
 //! `--live` and `--chunk N` stream a single-file format instead: the output leaves as the
 //! muxer makes it, each chunk in one `write(2)` on standard output (not through Rust's
