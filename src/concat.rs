@@ -1212,9 +1212,6 @@ impl Concat {
         table: *mut ffi::AVFormatContext,
         packet: &mut Packet,
     ) -> Result<bool> {
-        if self.poisoned {
-            return Err(Error::Poisoned);
-        }
         if let Some(first) = &self.failed {
             return Err(Error::Failed {
                 call: "av_read_frame",

@@ -596,11 +596,25 @@ impl<R> Demuxer<R> {
             self.watch.report(found)?;
         }
         if !read? {
-            if let (true, Some(found)) = (self.watch.strict, &self.watch.found) {
-                return Err(Error::Truncated(found.clone()));
-            }
-            return Ok(false);
+            return self.end_of_input();
         }
+        self.check_corrupt(packet)?;
+        Ok(true)
+    }
+
+    /// The end of the input, after its checks: `Ok(false)`, or in strict mode the
+    /// truncation found (reported already: an end after a truncation stays an error).
+    #[cold]
+    fn end_of_input(&self) -> Result<bool> {
+        match (&self.watch.found, self.watch.strict) {
+            (Some(found), true) => Err(Error::Truncated(found.clone())),
+            _ => Ok(false),
+        }
+    }
+
+    /// Reports a packet FFmpeg flagged corrupt (in strict mode, as the read's error).
+    #[inline]
+    fn check_corrupt(&mut self, packet: &Packet) -> Result<()> {
         if packet.is_corrupt() {
             self.watch.report(Truncation {
                 reason: TruncationReason::CorruptPacket,
@@ -609,7 +623,7 @@ impl<R> Demuxer<R> {
                 expected_end: None,
             })?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Fails with [`Error::NotSeekable`] now, not at the first read, when a non-seekable
@@ -893,22 +907,9 @@ impl<R> Demuxer<R> {
                     self.watch.report(cut)?;
                 }
             }
-            if self.watch.strict {
-                if let Some(found) = &self.watch.found {
-                    // An end after a truncation (reported already) stays an error.
-                    return Err(Error::Truncated(found.clone()));
-                }
-            }
-            return Ok(false);
+            return self.end_of_input();
         }
-        if packet.is_corrupt() {
-            self.watch.report(Truncation {
-                reason: TruncationReason::CorruptPacket,
-                stream: Some(packet.stream_index()),
-                offset: packet.position(),
-                expected_end: None,
-            })?;
-        }
+        self.check_corrupt(packet)?;
         Ok(true)
     }
 

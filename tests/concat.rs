@@ -129,6 +129,39 @@ impl Case {
             .opener(store)
             .open(ffio::CustomIo::seekable_reader(Cursor::new(bytes))?)
     }
+
+    /// Opens `list` through `opener`, a test's own (the open must succeed).
+    fn open_through(
+        &self,
+        list: &str,
+        opener: impl ffio::Opener + 'static,
+    ) -> Demuxer<Cursor<Vec<u8>>> {
+        let bytes = std::fs::read(self.path(list)).unwrap();
+        DemuxerOptions::new()
+            .opener(opener)
+            .open(ffio::CustomIo::seekable_reader(Cursor::new(bytes)).unwrap())
+            .unwrap_or_else(|e| panic!("{list}: {}", e.chain()))
+    }
+
+    /// Opens `list` with `options` through a fresh store (the open must succeed) and
+    /// reads it to the end.
+    fn read_list(&self, list: &str, options: DemuxerOptions) -> (Got, Store) {
+        let store = self.store.fresh();
+        let mut demuxer = self
+            .open_with(list, options, store.clone())
+            .unwrap_or_else(|e| panic!("{list}: {}", e.chain()));
+        (read_to_end(&mut demuxer, &store), store)
+    }
+
+    /// Opens `list` with `options` through a fresh store; the open must fail.
+    fn open_error(&self, list: &str, options: DemuxerOptions) -> (Error, Store) {
+        let store = self.store.fresh();
+        let err = self
+            .open_with(list, options, store.clone())
+            .map(drop)
+            .expect_err("the open fails");
+        (err, store)
+    }
 }
 
 /// The list syntax for `name` as FFmpeg's `av_get_token` reads it back: in single quotes,
@@ -679,20 +712,26 @@ fn mp4_parts_are_converted_to_annex_b_as_ffprobe_converts_them() {
     );
 }
 
-#[test]
-fn mixed_containers_follow_ffprobe() {
-    // MP4, then Matroska, then MPEG-TS: concatdec.c maps the streams one to one and keeps
-    // the first part's time bases (copy_stream_props), whatever the later parts use.
+/// `list.ffconcat` naming an MP4, a Matroska and an MPEG-TS part (the H.264 + AAC
+/// fixtures), in that order.
+fn mixed_case(tag: &str) -> Case {
     let list = list_of(&["c.mp4", "d.mkv", "a.ts"]);
-    let case = Case::new(
-        "mixed",
+    Case::new(
+        tag,
         &[
             ("c.mp4", "h264_aac.mp4"),
             ("d.mkv", "h264_aac.mkv"),
             ("a.ts", "h264_aac.ts"),
         ],
         &[("list.ffconcat", &list)],
-    );
+    )
+}
+
+#[test]
+fn mixed_containers_follow_ffprobe() {
+    // MP4, then Matroska, then MPEG-TS: concatdec.c maps the streams one to one and keeps
+    // the first part's time bases (copy_stream_props), whatever the later parts use.
+    let case = mixed_case("mixed");
     let asked = same_as_ffprobe(&case, "list.ffconcat", true, &[]);
     assert_eq!(names(&asked), ["c.mp4", "d.mkv", "a.ts"]);
 }
@@ -931,11 +970,7 @@ fn same_tags_as_ffprobe(case: &Case, list: &str, options: &[(&str, &str)]) {
     quiet();
     let args = ffprobe_args(true, options);
     let expected = ffprobe_packet_fields(&case.path(list), &strs(&args));
-    let store = case.store.fresh();
-    let mut demuxer = case
-        .open_with(list, ffio_options(true, options), store.clone())
-        .unwrap();
-    let got = read_to_end(&mut demuxer, &store);
+    let (got, _) = case.read_list(list, ffio_options(true, options));
     assert!(got.error.is_none(), "{:?}", got.error);
     assert_eq!(got.tags.len(), expected.len(), "{list} {options:?}");
     for (i, (g, e)) in got.tags.iter().zip(&expected).enumerate() {
@@ -1048,11 +1083,7 @@ fn the_option_directive_needs_safe_0_and_reaches_the_part() {
         "the option changes the packets"
     );
     // In safe mode (the default) the directive is a syntax error.
-    let store = case.store.fresh();
-    let err = case
-        .open_with("with.ffconcat", DemuxerOptions::new(), store.clone())
-        .map(drop)
-        .unwrap_err();
+    let (err, store) = case.open_error("with.ffconcat", DemuxerOptions::new());
     let (detail, message) = ffprobe_failure(&case.path("with.ffconcat"), &[]);
     assert_eq!(
         detail.as_deref(),
@@ -1257,11 +1288,7 @@ fn syntax_errors_name_the_line_as_ffmpeg_logs_it() {
         std::fs::write(case.path(&name), text).unwrap();
         let args = ffprobe_args(*header, &[]);
         let (detail, message) = ffprobe_failure(&case.path(&name), &strs(&args));
-        let store = case.store.fresh();
-        let err = case
-            .open_with(&name, ffio_options(*header, &[]), store.clone())
-            .map(drop)
-            .unwrap_err();
+        let (err, store) = case.open_error(&name, ffio_options(*header, &[]));
         println!(
             "{text:?}: ffprobe {detail:?} / {message}; ffio {}",
             err.chain()
@@ -1322,30 +1349,20 @@ fn a_nested_list_is_read_through_the_same_opener() {
     // less (open_file: recursion_depth - 1), and a concat list opened with 0 or less fails
     // ("Too deep recursion", concat_read_header). Two levels need 2.
     quiet();
-    let store = case.store.fresh();
-    let mut d = case
-        .open_with(
-            "outer.ffconcat",
-            DemuxerOptions::new().option("recursion_depth", "2"),
-            store.clone(),
-        )
-        .unwrap();
-    let got = read_to_end(&mut d, &store);
+    let (got, _) = case.read_list(
+        "outer.ffconcat",
+        DemuxerOptions::new().option("recursion_depth", "2"),
+    );
     assert!(got.error.is_none(), "{:?}", got.error);
     assert_same_packets(
         "recursion_depth 2",
         &got.packets,
         &ffprobe_packets_with(&case.path("outer.ffconcat"), &[]),
     );
-    let store = case.store.fresh();
-    let err = case
-        .open_with(
-            "outer.ffconcat",
-            DemuxerOptions::new().option("recursion_depth", "1"),
-            store.clone(),
-        )
-        .map(drop)
-        .unwrap_err();
+    let (err, store) = case.open_error(
+        "outer.ffconcat",
+        DemuxerOptions::new().option("recursion_depth", "1"),
+    );
     assert_eq!(err.code(), Some(ffio::sys::AVERROR_INVALIDDATA), "{err:?}");
     assert_eq!(store.names(), ["inner.ffconcat"]);
 }
@@ -1452,15 +1469,10 @@ fn a_list_naming_itself_fails_after_recursion_depth_levels() {
         assert_eq!(store.alive(), 0, "{list}: every stream dropped");
     }
     // Depth 0: the list itself is refused, nothing is asked.
-    let store = case.store.fresh();
-    let err = case
-        .open_with(
-            "self.ffconcat",
-            DemuxerOptions::new().option("recursion_depth", "0"),
-            store.clone(),
-        )
-        .map(drop)
-        .unwrap_err();
+    let (err, store) = case.open_error(
+        "self.ffconcat",
+        DemuxerOptions::new().option("recursion_depth", "0"),
+    );
     assert_eq!(err.code(), Some(ffio::sys::AVERROR_INVALIDDATA), "{err:?}");
     assert!(store.names().is_empty());
 }
@@ -1498,11 +1510,7 @@ fn safe_mode_refuses_unsafe_names_before_the_opener_is_asked() {
                 Some(format!("Unsafe file name '{name}'").as_str()),
                 "ffprobe on {names:?}"
             );
-            let store = case.store.fresh();
-            let err = case
-                .open_with(&list, DemuxerOptions::new(), store.clone())
-                .map(drop)
-                .unwrap_err();
+            let (err, store) = case.open_error(&list, DemuxerOptions::new());
             assert_eq!(
                 err.code(),
                 Some(ffio::sys::AVERROR(libc::EPERM)),
@@ -1658,11 +1666,7 @@ fn cancelling_while_a_part_is_opened_stops_the_list() {
         }
         ffio::Opener::open(&mut inner, name, mode)
     };
-    let bytes = std::fs::read(case.path("list.ffconcat")).unwrap();
-    let mut demuxer = DemuxerOptions::new()
-        .opener(opener)
-        .open(ffio::CustomIo::seekable_reader(Cursor::new(bytes)).unwrap())
-        .unwrap();
+    let mut demuxer = case.open_through("list.ffconcat", opener);
     *handle.lock().unwrap() = Some(demuxer.cancel_handle());
     let got = read_to_end(&mut demuxer, &store);
     let err = got.error.expect("cancelled");
@@ -1747,11 +1751,7 @@ fn after_a_parts_failure_a_seek_to_0_brings_the_list_back() {
         }
         ffio::Opener::open(&mut inner, name, mode)
     };
-    let bytes = std::fs::read(case.path("list.ffconcat")).unwrap();
-    let mut demuxer = DemuxerOptions::new()
-        .opener(opener)
-        .open(ffio::CustomIo::seekable_reader(Cursor::new(bytes)).unwrap())
-        .unwrap();
+    let mut demuxer = case.open_through("list.ffconcat", opener);
     let got = read_to_end(&mut demuxer, &store);
     assert_eq!(
         got.error.as_ref().and_then(Error::io_error_kind),
@@ -2193,15 +2193,7 @@ fn a_cut_part_is_reported_and_strict_makes_it_an_error() {
     assert!(got.error.is_none());
     assert!(d.truncation().is_some(), "the cut part is reported");
     let expected = ffprobe_packets_with(&case.path("list.ffconcat"), &["-auto_convert", "0"]);
-    let store = case.store.fresh();
-    let mut d = case
-        .open_with(
-            "list.ffconcat",
-            ffio_options(true, &plain).strict(true),
-            store.clone(),
-        )
-        .unwrap();
-    let got = read_to_end(&mut d, &store);
+    let (got, _) = case.read_list("list.ffconcat", ffio_options(true, &plain).strict(true));
     assert!(
         matches!(got.error, Some(Error::Truncated(_))),
         "{:?}",
@@ -2218,11 +2210,7 @@ fn a_cut_part_is_reported_and_strict_makes_it_an_error() {
     // With auto_convert (the default) the cut packet fails h264_mp4toannexb, which
     // FFmpeg's concat returns as av_read_frame's error ("h264_mp4toannexb filter failed
     // to receive output packet"): ffprobe stops there without complaint; ffio says so.
-    let store = case.store.fresh();
-    let mut d = case
-        .open_with("list.ffconcat", DemuxerOptions::new(), store.clone())
-        .unwrap();
-    let got = read_to_end(&mut d, &store);
+    let (got, _) = case.read_list("list.ffconcat", DemuxerOptions::new());
     let converted = ffprobe_packets_with(&case.path("list.ffconcat"), &[]);
     assert!(converted.len() < expected.len(), "ffprobe stops early too");
     assert_same_packets("up to the filter's failure", &got.packets, &converted);
@@ -2238,16 +2226,7 @@ fn keep_streams_keeps_the_lists_streams_packets() {
     quiet();
     // The packets of the kept stream are those ffprobe shows for it, the others none
     // (by hand: FFmpeg's concat passes the parts' packets per stream unchanged).
-    let list = list_of(&["c.mp4", "d.mkv", "a.ts"]);
-    let case = Case::new(
-        "keep",
-        &[
-            ("c.mp4", "h264_aac.mp4"),
-            ("d.mkv", "h264_aac.mkv"),
-            ("a.ts", "h264_aac.ts"),
-        ],
-        &[("list.ffconcat", &list)],
-    );
+    let case = mixed_case("keep");
     let all = ffprobe_packets_with(&case.path("list.ffconcat"), &[]);
     for keep in [0, 1] {
         let store = case.store.fresh();
@@ -2392,15 +2371,8 @@ fn a_nested_list_gets_the_default_options_not_its_parents() {
         Some("Unsafe file name 'a b.ts'"),
         "ffprobe's first line"
     );
-    let store = case.store.fresh();
-    let err = case
-        .open_with(
-            "unsafe.ffconcat",
-            DemuxerOptions::new().option("safe", "0"),
-            store.clone(),
-        )
-        .map(drop)
-        .unwrap_err();
+    let (err, store) =
+        case.open_error("unsafe.ffconcat", DemuxerOptions::new().option("safe", "0"));
     assert_eq!(err.code(), Some(ffio::sys::AVERROR(libc::EPERM)), "{err:?}");
     match &err {
         Error::Ffmpeg { message: m, .. } => assert_eq!(m, &message),
@@ -2415,15 +2387,10 @@ fn a_nested_list_gets_the_default_options_not_its_parents() {
             .iter()
             .map(payload)
             .collect();
-    let store = case.store.fresh();
-    let mut d = case
-        .open_with(
-            "mp4.ffconcat",
-            DemuxerOptions::new().option("auto_convert", "0"),
-            store.clone(),
-        )
-        .unwrap();
-    let got = read_to_end(&mut d, &store);
+    let (got, _) = case.read_list(
+        "mp4.ffconcat",
+        DemuxerOptions::new().option("auto_convert", "0"),
+    );
     assert!(got.error.is_none(), "{:?}", got.error);
     let got: Vec<_> = got.packets.iter().map(payload).collect();
     assert_eq!(got, expected);

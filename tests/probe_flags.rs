@@ -301,16 +301,24 @@ fn format_concat_reads_a_list_without_the_header() {
     }
 }
 
-#[test]
-fn open_dir_refuses_concat_parts_that_leave_the_directory() {
-    common::quiet();
-    let root = open_dir_scratch("concat_escape");
+/// A scratch `root` holding `outside.ts` and the served directory `dir` (returned), which
+/// holds `inside.ts` and two links out: `link.ts` to `root/outside.ts`, `passwd.ts` to
+/// `/etc/passwd`: what a hostile playlist tries to reach from `dir`.
+fn escape_scratch(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = open_dir_scratch(tag);
     let dir = root.join("served");
     std::fs::create_dir(&dir).unwrap();
     std::fs::copy(fixture("h264_aac.ts"), root.join("outside.ts")).unwrap();
     std::fs::copy(fixture("h264_aac.ts"), dir.join("inside.ts")).unwrap();
     std::os::unix::fs::symlink(root.join("outside.ts"), dir.join("link.ts")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.ts")).unwrap();
+    (root, dir)
+}
+
+#[test]
+fn open_dir_refuses_concat_parts_that_leave_the_directory() {
+    common::quiet();
+    let (_root, dir) = escape_scratch("concat_escape");
     // `../`, absolute and `file:` names fail the concat's safe mode before the opener is
     // asked ("Unsafe file name"); the links and the missing file are the opener's
     // refusals. Each is named in the one line, after a part that is served.
@@ -360,14 +368,7 @@ fn open_dir_refuses_concat_parts_that_leave_the_directory() {
 #[test]
 fn open_dir_refuses_every_name_that_leaves_the_directory() {
     common::quiet();
-    let root = open_dir_scratch("escape");
-    let dir = root.join("served");
-    std::fs::create_dir(&dir).unwrap();
-    // Files outside the directory that a hostile playlist tries to reach.
-    std::fs::copy(fixture("h264_aac.ts"), root.join("outside.ts")).unwrap();
-    std::fs::copy(fixture("h264_aac.ts"), dir.join("inside.ts")).unwrap();
-    std::os::unix::fs::symlink(root.join("outside.ts"), dir.join("link.ts")).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd.ts")).unwrap();
+    let (root, dir) = escape_scratch("escape");
     // (The hls demuxer itself drops names without a media extension, so each name ends
     // in .ts: the refusal is the opener's.)
     let cases = [
