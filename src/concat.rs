@@ -42,8 +42,9 @@ use crate::demux::{Demuxer, DemuxerOptions};
 use crate::dict::{c_string, Dictionary};
 use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
-use crate::io::CustomIo;
-use crate::opener::{ChildStream, SharedOpener};
+use crate::io::{buffer_ref, CustomIo};
+use crate::mux::set_extradata;
+use crate::opener::{ChildStream, OpenMode, SharedOpener};
 use crate::packet::Packet;
 use crate::timing::StreamTiming;
 use crate::truncation::Truncation;
@@ -157,6 +158,9 @@ struct Part {
     inpoint: i64,
     outpoint: i64,
     metadata: Dictionary,
+    /// `metadata` packed (`av_packet_pack_dictionary`) when the part is opened, for each
+    /// of its packets' `AV_PKT_DATA_STRINGS_METADATA`; empty without metadata.
+    packed_metadata: Vec<u8>,
     /// The `option` directives: options for this part's demuxer.
     options: Vec<(String, String)>,
     /// The part's streams seen so far, by the part's index: where each goes.
@@ -546,6 +550,7 @@ unsafe fn parse(list: &[u8], table: *mut ffi::AVFormatContext, safe: bool) -> Re
                     inpoint: NOPTS,
                     outpoint: NOPTS,
                     metadata: Dictionary::from_pairs(&[])?,
+                    packed_metadata: Vec::new(),
                     options: Vec::new(),
                     streams: Vec::new(),
                 });
@@ -555,8 +560,8 @@ unsafe fn parse(list: &[u8], table: *mut ffi::AVFormatContext, safe: bool) -> Re
             "outpoint" => part.expect("checked").outpoint = args[0].int(),
             "file_packet_meta" => {
                 let part = part.expect("checked");
-                // SAFETY: the part's own dictionary.
-                unsafe { dict_set(part.metadata.as_mut_ptr(), args[0].bytes(), args[1].bytes())? };
+                part.metadata
+                    .set(&text(args[0].bytes()), &text(args[1].bytes()))?;
             }
             "file_packet_metadata" => {
                 let part = part.expect("checked");
@@ -659,30 +664,29 @@ fn finish_early(parts: Vec<Part>) -> Result<Vec<Part>> {
     Ok(parts)
 }
 
-/// Replaces the extradata of `par` with `data` (zero-padded as FFmpeg requires).
+/// `av_packet_pack_dictionary` of `dict` (`key\0value\0…`), copied; empty for no dictionary.
 ///
 /// # Safety
-/// `par` must be valid codec parameters that no FFmpeg call is using.
-unsafe fn set_extradata(par: *mut ffi::AVCodecParameters, data: &[u8]) -> Result<()> {
-    let size = c_int::try_from(data.len())
-        .ok()
-        .filter(|&s| s < c_int::MAX - ffi::AV_INPUT_BUFFER_PADDING_SIZE as c_int)
-        .ok_or_else(|| Error::InvalidArgument("extradata too large".into()))?;
-    // SAFETY: av_mallocz returns null or a zeroed buffer of the size asked.
-    let buf = unsafe { ffi::av_mallocz(data.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize) }
-        .cast::<u8>();
-    if buf.is_null() {
-        return Err(Error::ffmpeg("av_mallocz", ffi::AVERROR(libc::ENOMEM)));
+/// `dict` must be null or a valid dictionary nothing changes during the call.
+unsafe fn pack(dict: *const ffi::AVDictionary) -> Result<Vec<u8>> {
+    if dict.is_null() {
+        return Ok(Vec::new());
     }
-    // SAFETY: `buf` has room for `data`; `par` is valid (the contract) and owns its
-    // extradata, allocated with av_malloc, freed once here.
+    let mut size = 0;
+    // SAFETY: a valid dictionary (the contract); the result is null or `size` bytes we own.
+    let packed = unsafe { ffi::av_packet_pack_dictionary(dict.cast_mut(), &mut size) };
+    if packed.is_null() {
+        return Err(Error::ffmpeg(
+            "av_packet_pack_dictionary",
+            ffi::AVERROR(libc::ENOMEM),
+        ));
+    }
+    // SAFETY: `packed` holds `size` bytes; freed once, after the copy.
     unsafe {
-        ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
-        ffi::av_freep(ptr::addr_of_mut!((*par).extradata).cast());
-        (*par).extradata = buf;
-        (*par).extradata_size = size;
+        let bytes = std::slice::from_raw_parts(packed, size).to_vec();
+        ffi::av_free(packed.cast());
+        Ok(bytes)
     }
-    Ok(())
 }
 
 /// Adds chapter `id` (or updates the one with that id), as `avpriv_new_chapter` does.
@@ -750,16 +754,12 @@ unsafe fn copy_stream_props(st: *mut ffi::AVStream, source: *const ffi::AVStream
         if (*par).codec_id != ffi::AVCodecID::AV_CODEC_ID_NONE
             || (*src).codec_id == ffi::AVCodecID::AV_CODEC_ID_NONE
         {
-            if (*src).extradata_size > 0 && (*par).extradata_size < (*src).extradata_size {
-                let data =
-                    std::slice::from_raw_parts((*src).extradata, (*src).extradata_size as usize);
+            let data = buffer_ref((*src).extradata, (*src).extradata_size).unwrap_or(&[]);
+            if (*par).extradata_size < (*src).extradata_size {
                 set_extradata(par, data)?;
-            } else if (*src).extradata_size > 0 {
-                ptr::copy_nonoverlapping(
-                    (*src).extradata,
-                    (*par).extradata,
-                    (*src).extradata_size as usize,
-                );
+            } else if !data.is_empty() {
+                // FFmpeg copies over the start of a larger extradata, keeping its size.
+                ptr::copy_nonoverlapping(data.as_ptr(), (*par).extradata, data.len());
             }
             return fill_discovered(par, src);
         }
@@ -1021,7 +1021,9 @@ impl Concat {
         }
         let name = self.parts[index].name.clone();
         let opener = &self.opener;
-        let stream = match panic::catch_unwind(AssertUnwindSafe(|| opener.open_reader(&name))) {
+        let stream = match panic::catch_unwind(AssertUnwindSafe(|| {
+            opener.open_stream(&name, OpenMode::Read)
+        })) {
             Ok(stream) => stream.map_err(Error::Io)?,
             Err(payload) => {
                 self.poisoned = true;
@@ -1065,23 +1067,15 @@ impl Concat {
         file.duration = best_effort_duration(file, child_duration);
         if self.settings.segment_time_metadata {
             let start = file.start_time.to_string();
-            // SAFETY: the part's own dictionary.
-            unsafe {
-                dict_set(
-                    file.metadata.as_mut_ptr(),
-                    b"lavf.concatdec.start_time",
-                    start.as_bytes(),
-                )?;
-                if file.duration != NOPTS {
-                    let duration = file.duration.to_string();
-                    dict_set(
-                        file.metadata.as_mut_ptr(),
-                        b"lavf.concatdec.duration",
-                        duration.as_bytes(),
-                    )?;
-                }
+            file.metadata.set("lavf.concatdec.start_time", &start)?;
+            if file.duration != NOPTS {
+                let duration = file.duration.to_string();
+                file.metadata.set("lavf.concatdec.duration", &duration)?;
             }
         }
+        // SAFETY: the part's own dictionary, valid.
+        self.parts[index].packed_metadata =
+            unsafe { pack(*self.parts[index].metadata.as_mut_ptr())? };
         // SAFETY: `table` per the contract, `child` the part's idle open input.
         unsafe { self.match_streams(table, index, child)? };
         let inpoint = self.parts[index].inpoint;
@@ -1289,25 +1283,11 @@ impl Concat {
         if let Some(dts) = packet.dts() {
             packet.set_dts(Some(dts.wrapping_add(delta)));
         }
-        // SAFETY: the part's own dictionary, valid; the packed copy is freed below.
-        unsafe {
-            let metadata = *file.metadata.as_mut_ptr();
-            if !metadata.is_null() {
-                let mut size = 0;
-                let packed = ffi::av_packet_pack_dictionary(metadata, &mut size);
-                if packed.is_null() {
-                    return Err(Error::ffmpeg(
-                        "av_packet_pack_dictionary",
-                        ffi::AVERROR(libc::ENOMEM),
-                    ));
-                }
-                let added = packet.add_side_data(
-                    ffi::AVPacketSideDataType::AV_PKT_DATA_STRINGS_METADATA,
-                    std::slice::from_raw_parts(packed, size),
-                );
-                ffi::av_free(packed.cast());
-                added?;
-            }
+        if !file.packed_metadata.is_empty() {
+            packet.add_side_data(
+                ffi::AVPacketSideDataType::AV_PKT_DATA_STRINGS_METADATA,
+                &file.packed_metadata,
+            )?;
         }
         if file.duration == NOPTS {
             // FFmpeg follows the part's internal `cur_dts`; the end of the packet is the
@@ -1538,15 +1518,9 @@ unsafe fn annexb_filter(st: *mut ffi::AVStream) -> Result<Option<BitstreamFilter
         if (*par).codec_id != ffi::AVCodecID::AV_CODEC_ID_H264 {
             return Ok(None);
         }
-        let size = (*par).extradata_size as usize;
-        let data = if size == 0 || (*par).extradata.is_null() {
-            &[][..]
-        } else {
-            std::slice::from_raw_parts((*par).extradata, size)
-        };
-        let annexb = data.is_empty()
-            || (data.len() >= 3 && data[..3] == [0, 0, 1])
-            || (data.len() >= 4 && data[..4] == [0, 0, 0, 1]);
+        let data = buffer_ref((*par).extradata, (*par).extradata_size).unwrap_or(&[]);
+        let annexb =
+            data.is_empty() || data.starts_with(&[0, 0, 1]) || data.starts_with(&[0, 0, 0, 1]);
         if annexb {
             return Ok(None);
         }

@@ -94,25 +94,8 @@ impl CodecParameters {
     /// Sets the codec's global header (`extradata`: avcC for H.264 in MP4,
     /// AudioSpecificConfig for AAC, …).
     pub fn extradata(self, data: &[u8]) -> Result<Self> {
-        let len = int(
-            u32::try_from(data.len()).unwrap_or(u32::MAX),
-            "extradata size",
-        )?;
-        let padded = data.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
-        // SAFETY: av_mallocz with any size; null is checked. The block is `padded` bytes,
-        // enough for `data` plus FFmpeg's zeroed padding. The old extradata (if any) is freed
-        // and replaced; we own the struct exclusively.
-        unsafe {
-            let buf = ffi::av_mallocz(padded) as *mut u8;
-            if buf.is_null() {
-                return Err(Error::ffmpeg("av_mallocz", ffi::AVERROR(libc::ENOMEM)));
-            }
-            ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
-            let p = &mut *self.raw.as_ptr();
-            ffi::av_freep(ptr::addr_of_mut!(p.extradata).cast());
-            p.extradata = buf;
-            p.extradata_size = len;
-        }
+        // SAFETY: we own the struct exclusively; no FFmpeg call uses it.
+        unsafe { set_extradata(self.raw.as_ptr(), data)? };
         Ok(self)
     }
 
@@ -124,6 +107,34 @@ impl CodecParameters {
         };
         self
     }
+}
+
+/// Replaces the extradata of `par` with a copy of `data`, followed by FFmpeg's zeroed
+/// padding; the old extradata (if any) is freed.
+///
+/// # Safety
+/// `par` must be valid codec parameters, owning their extradata (allocated with
+/// `av_malloc`, or null), that no FFmpeg call is using.
+pub(crate) unsafe fn set_extradata(par: *mut ffi::AVCodecParameters, data: &[u8]) -> Result<()> {
+    let len = int(
+        u32::try_from(data.len()).unwrap_or(u32::MAX),
+        "extradata size",
+    )?;
+    let padded = data.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+    // SAFETY: av_mallocz with any size; null is checked. The block is `padded` bytes,
+    // enough for `data` plus FFmpeg's zeroed padding. `par` is valid and owns its old
+    // extradata (the contract), freed once here.
+    unsafe {
+        let buf = ffi::av_mallocz(padded) as *mut u8;
+        if buf.is_null() {
+            return Err(Error::ffmpeg("av_mallocz", ffi::AVERROR(libc::ENOMEM)));
+        }
+        ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
+        ffi::av_freep(ptr::addr_of_mut!((*par).extradata).cast());
+        (*par).extradata = buf;
+        (*par).extradata_size = len;
+    }
+    Ok(())
 }
 
 fn int(value: u32, what: &str) -> Result<i32> {

@@ -182,17 +182,22 @@ impl SharedOpener {
 }
 
 impl SharedOpener {
-    /// Asks the opener for `name` to read, from Rust (not from inside an FFmpeg call): the
-    /// opener's error is returned as it is, a stream of the wrong direction is an
-    /// `InvalidInput` error, and a panic of the opener unwinds to the caller.
-    pub(crate) fn open_reader(&self, name: &str) -> io::Result<ChildStream> {
+    /// Asks the opener for `name` in `mode`: the opener's error is returned as it is, a
+    /// stream of the other direction is an `InvalidInput` error, and a panic of the opener
+    /// unwinds to the caller (the `io_open` trampoline catches it; ffio's concat, which
+    /// calls this from Rust, resumes it).
+    pub(crate) fn open_stream(&self, name: &str, mode: OpenMode) -> io::Result<ChildStream> {
         let mut opener = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let opened = opener.open(name, OpenMode::Read)?;
+        let opened = opener.open(name, mode)?;
         drop(opener);
-        if opened.mode() != OpenMode::Read {
+        if opened.mode() != mode {
+            let direction = match mode {
+                OpenMode::Read => "reading",
+                OpenMode::Write => "writing",
+            };
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("the opener returned {opened:?} for {name:?}, which is opened for reading"),
+                format!("the opener returned {opened:?} for {name:?}, which FFmpeg opens for {direction}"),
             ));
         }
         Ok(ChildStream::from(opened))
@@ -382,27 +387,15 @@ impl Core {
                 Some(prefix) => raw.strip_prefix(prefix).unwrap_or(raw),
                 None => raw,
             };
-            let mut opener = opener.0.lock().unwrap_or_else(PoisonError::into_inner);
             let opened = if delete {
-                opener.delete(name).map(|()| None)
+                let mut opener = opener.0.lock().unwrap_or_else(PoisonError::into_inner);
+                opener.delete(name).map(|()| ChildStream::Deleted)
             } else {
-                opener.open(name, mode).map(Some)
+                opener.open_stream(name, mode)
             };
-            drop(opener);
             match opened {
                 Err(e) => return Err(self.park_error(e)),
-                Ok(None) => ChildStream::Deleted,
-                Ok(Some(opened)) if opened.mode() != mode => {
-                    return Err(self.park_error(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!(
-                            "the opener returned {opened:?} for {name:?}, which FFmpeg \
-                             opens for {}",
-                            if write { "writing" } else { "reading" }
-                        ),
-                    )));
-                }
-                Ok(Some(opened)) => ChildStream::from(opened),
+                Ok(stream) => stream,
             }
         };
         let Ok(mut io) = stream.into_io() else {
