@@ -6,7 +6,9 @@
 #   scripts/memcheck.sh mux        # only test binaries whose name starts with "mux"
 #   scripts/memcheck.sh thumbnail  # tests/thumbnail.rs and the thumbnail example's runs
 #
-# Test binaries run with --test-threads=1 (one thread is much faster under valgrind).
+# Test binaries run with --test-threads=1 (one thread is much faster under valgrind), and
+# FFIO_MEMCHECK_JOBS runs (default: one per core) at once; each result line names its run
+# and its time.
 # Child processes (ffprobe, ffmpeg, the examples started by tests/examples.rs) are not
 # traced; the examples are checked directly below.
 set -euo pipefail
@@ -36,34 +38,46 @@ import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        print(m["target"]["name"] + " " + m["executable"])
+        kind = m["target"]["kind"][0]
+        # Example programs are built as test harnesses too; their names are told apart.
+        prefix = "" if kind in ("lib", "test") else kind + "-"
+        print(prefix + m["target"]["name"] + " " + m["executable"])
 ')
 
 # Tests whose loops would take very long under valgrind check a sample (tests/common's
 # under_memcheck): memory errors do not need every case, the plain run has them all.
 export FFIO_MEMCHECK=1
 
-failed=0
-ran=0
-# run_vg NAME EXPECTED_STATUS COMMAND...: runs COMMAND under memcheck (in $VG_DIR if set);
-# fails on a memory error or leak (valgrind's own exit status 99) or on an exit status other
-# than the expected one.
+jobs=${FFIO_MEMCHECK_JOBS:-$(nproc)}
+rm -f "$out"/*.result
+# run_vg NAME EXPECTED_STATUS COMMAND...: runs COMMAND under memcheck (in $VG_DIR if set) in
+# the background, at most $jobs at once; the run fails on a memory error or leak (valgrind's
+# own exit status 99) or on an exit status other than the expected one. Its report is
+# printed when it ends and its verdict kept in $out/NAME.result.
 run_vg() {
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   local name=$1 want=$2; shift 2
-  local log="$out/$name.log" status=0
+  # The explicit `<&0` keeps the caller's standard input (bash gives background jobs
+  # /dev/null otherwise).
+  vg_one "$name" "$want" "$@" <&0 &
+}
+vg_one() {
+  local name=$1 want=$2; shift 2
+  local log="$out/$name.log" status=0 start=$SECONDS report
   (cd "${VG_DIR:-.}" && "${vg[@]}" --log-file="$log" "$@") >"$out/$name.stdout" 2>&1 || status=$?
-  ran=$((ran + 1))
+  local took="$((SECONDS - start)) s"
   if [ "$status" -eq 99 ]; then
-    echo "memcheck: $name: MEMORY ERRORS OR LEAKS, see $log:"
-    sed -n '1,80p' "$log"
-    failed=$((failed + 1))
+    report="memcheck: $name: MEMORY ERRORS OR LEAKS ($took), see $log:"$'\n'$(sed -n '1,80p' "$log")
+    echo failed >"$out/$name.result"
   elif [ "$status" -ne "$want" ]; then
-    echo "memcheck: $name: exit status $status, expected $want; output in $out/$name.stdout"
-    tail -n 30 "$out/$name.stdout"
-    failed=$((failed + 1))
+    report="memcheck: $name: exit status $status, expected $want ($took); output in $out/$name.stdout"$'\n'$(tail -n 30 "$out/$name.stdout")
+    echo failed >"$out/$name.result"
   else
-    echo "memcheck: $name: clean"
+    report="memcheck: $name: clean ($took)"
+    echo clean >"$out/$name.result"
   fi
+  # One write, so that reports of runs ending together do not interleave.
+  printf '%s\n' "$report"
 }
 
 for entry in "${bins[@]}"; do
@@ -76,6 +90,7 @@ ex=$PWD/target/debug/examples
 data=$PWD/tests/data
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The runs below go on at once: each writes files of its own names.
 if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg count_frames-sample 0 "$ex/count_frames"
   run_vg count_frames-mapped 0 "$ex/count_frames" "$data/h264_aac.ts"
@@ -87,8 +102,8 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   done
   run_vg count_frames-pipe-needs-seek 1 "$ex/count_frames" - <"$data/h264_aac.mp4"
   VG_DIR=$tmp run_vg extract_h264-sample 0 "$ex/extract_h264"
-  run_vg extract_h264-file 0 "$ex/extract_h264" "$data/h264_aac.mkv" "$tmp/out.h264"
-  run_vg extract_h264-memory 0 "$ex/extract_h264" --memory "$data/h264_moov_end.mp4" "$tmp/out.h264"
+  run_vg extract_h264-file 0 "$ex/extract_h264" "$data/h264_aac.mkv" "$tmp/file.h264"
+  run_vg extract_h264-memory 0 "$ex/extract_h264" --memory "$data/h264_moov_end.mp4" "$tmp/memory.h264"
   run_vg extract_h264-flush 0 "$ex/extract_h264" --flush-packets "$data/h264_aac.ts" -
   run_vg extract_h264-hevc 1 "$ex/extract_h264" "$data/hevc.mp4" "$tmp/x.h264"
   run_vg async_upload-shutdown 0 "$ex/async_upload" --stop-on-stdin-eof </dev/null
@@ -115,8 +130,8 @@ if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg remux-fmp4-hls 0 "$ex/remux" "$data/h264_aac.mp4" "$tmp/fmp4/index.m3u8" \
     --option hls_time=1 --option hls_segment_type=fmp4
   run_vg remux-stdout 0 "$ex/remux" --format mpegts "$data/h264_aac.mkv" -
-  run_vg remux-bad-input 1 "$ex/remux" "$data/random.bin" "$tmp/bad.mp4"
-  run_vg remux-faststart-plain-option 1 "$ex/remux" "$data/h264_aac.mp4" "$tmp/bad.mp4" \
+  run_vg remux-bad-input 1 "$ex/remux" "$data/random.bin" "$tmp/bad-input.mp4"
+  run_vg remux-faststart-plain-option 1 "$ex/remux" "$data/h264_aac.mp4" "$tmp/bad-option.mp4" \
     --option movflags=nonsense
   run_vg remux-escaping-name 1 "$ex/remux" "$data/h264_aac.mp4" "$tmp/x.m3u8" \
     --option hls_segment_filename=../x%d.ts
@@ -128,10 +143,18 @@ if [ -z "$filter" ] || [ "$filter" = examples ] || [ "$filter" = thumbnail ]; th
   run_vg thumbnail-raw-at 0 "$ex/thumbnail" --raw --at 1.013 "$data/h264_aac.ts" "$tmp/t.raw"
   run_vg thumbnail-10bit 0 "$ex/thumbnail" "$data/hevc_hdr10.mp4" "$tmp/t10.ppm"
   run_vg thumbnail-vp9-at 0 "$ex/thumbnail" --at 0.513 "$data/vp9_opus.webm" "$tmp/v.ppm"
-  run_vg thumbnail-no-video 1 "$ex/thumbnail" "$data/audio_only.m4a" "$tmp/x.ppm"
-  run_vg thumbnail-past-end 1 "$ex/thumbnail" --at 1000 "$data/h264_aac.mkv" "$tmp/x.ppm"
-  run_vg thumbnail-garbage 1 "$ex/thumbnail" "$data/random.bin" "$tmp/x.ppm"
+  run_vg thumbnail-no-video 1 "$ex/thumbnail" "$data/audio_only.m4a" "$tmp/no-video.ppm"
+  run_vg thumbnail-past-end 1 "$ex/thumbnail" --at 1000 "$data/h264_aac.mkv" "$tmp/past-end.ppm"
+  run_vg thumbnail-garbage 1 "$ex/thumbnail" "$data/random.bin" "$tmp/garbage.ppm"
 fi
 
+wait
+ran=0
+failed=0
+for result in "$out"/*.result; do
+  [ -e "$result" ] || continue
+  ran=$((ran + 1))
+  [ "$(cat "$result")" = clean ] || failed=$((failed + 1))
+done
 echo "memcheck: $ran runs, $failed failed"
 [ "$ran" -gt 0 ] && [ "$failed" -eq 0 ]
