@@ -1686,12 +1686,16 @@ fn cancelling_while_a_part_is_opened_stops_the_list() {
 #[test]
 fn a_deadline_covers_the_parts() {
     quiet();
-    // A part whose reader stalls: the list's deadline stops it.
+    // A part whose reader stalls: the list's deadline stops it. Part b.ts takes 188 bytes a
+    // read, some 600 reads, so it needs at least 600 pauses (12 s, 30 s under memcheck),
+    // well past the deadline (2 s, 10 s: part a.ts takes 1-2 s under memcheck).
     let (case, _, _) = fault_case("deadline");
-    struct Slow(Cursor<Vec<u8>>);
+    let (limit, pause) = if under_memcheck() { (10, 50) } else { (2, 20) };
+    struct Slow(Cursor<Vec<u8>>, Duration, Arc<AtomicUsize>);
     impl Read for Slow {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            std::thread::sleep(Duration::from_millis(20));
+            self.2.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(self.1);
             let n = buf.len().min(188);
             self.0.read(&mut buf[..n])
         }
@@ -1702,17 +1706,23 @@ fn a_deadline_covers_the_parts() {
         }
     }
     let files = case.store.files.clone();
+    let slow_reads = Arc::new(AtomicUsize::new(0));
+    let counter = slow_reads.clone();
     let opener = move |name: &str, _: OpenMode| -> io::Result<Opened> {
         let data = files.get(name).cloned().unwrap();
         if name == "b.ts" {
-            Ok(Opened::seekable_reader(Slow(Cursor::new(data))))
+            let pause = Duration::from_millis(pause);
+            Ok(Opened::seekable_reader(Slow(
+                Cursor::new(data),
+                pause,
+                counter.clone(),
+            )))
         } else {
             Ok(Opened::seekable_reader(Cursor::new(data)))
         }
     };
     let bytes = std::fs::read(case.path("list.ffconcat")).unwrap();
     let started = std::time::Instant::now();
-    let limit = if under_memcheck() { 20 } else { 2 };
     let mut demuxer = DemuxerOptions::new()
         .opener(opener)
         .timeout(Duration::from_secs(limit))
@@ -1722,10 +1732,14 @@ fn a_deadline_covers_the_parts() {
     let err = loop {
         match demuxer.read_packet_into(&mut packet) {
             Ok(true) => {}
-            Ok(false) => panic!("the slow part (some 600 reads of 20 ms) ended in time"),
+            Ok(false) => panic!("the slow part ended within the deadline"),
             Err(e) => break e,
         }
     };
+    assert!(
+        slow_reads.load(Ordering::Relaxed) > 0,
+        "the deadline came before the slow part"
+    );
     assert!(matches!(err, Error::DeadlineExceeded { .. }), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(limit + 5),

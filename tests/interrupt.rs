@@ -94,8 +94,10 @@ fn a_cancel_from_another_thread_stops_the_next_callback_and_every_later_call() {
     let at = cancelled_at.clone();
     let canceller = thread::spawn(move || {
         thread::sleep(Duration::from_millis(100));
-        at.set(Instant::now()).unwrap();
+        // Cancelled first, then stamped: only a read whose check ran before the cancel can
+        // start after the stamp.
         cancel.cancel();
+        at.set(Instant::now()).unwrap();
     });
     let err = loop {
         match demuxer.read_packet() {
