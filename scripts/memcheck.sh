@@ -49,11 +49,15 @@ for line in sys.stdin:
 export FFIO_MEMCHECK=1
 
 jobs=${FFIO_MEMCHECK_JOBS:-$(nproc)}
-rm -f "$out"/*.result
+# Scratch space for the examples' outputs, and each run's verdict in results/NAME. The runs
+# go on at once: each writes files of its own names.
+tmp=$(mktemp -d)
+trap 'wait; rm -rf "$tmp"' EXIT
+mkdir "$tmp/results"
 # run_vg NAME EXPECTED_STATUS COMMAND...: runs COMMAND under memcheck (in $VG_DIR if set) in
 # the background, at most $jobs at once; the run fails on a memory error or leak (valgrind's
 # own exit status 99) or on an exit status other than the expected one. Its report is
-# printed when it ends and its verdict kept in $out/NAME.result.
+# printed when it ends and its verdict kept in $tmp/results/NAME.
 run_vg() {
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   local name=$1 want=$2; shift 2
@@ -68,13 +72,13 @@ vg_one() {
   local took="$((SECONDS - start)) s"
   if [ "$status" -eq 99 ]; then
     report="memcheck: $name: MEMORY ERRORS OR LEAKS ($took), see $log:"$'\n'$(sed -n '1,80p' "$log")
-    echo failed >"$out/$name.result"
+    echo failed >"$tmp/results/$name"
   elif [ "$status" -ne "$want" ]; then
     report="memcheck: $name: exit status $status, expected $want ($took); output in $out/$name.stdout"$'\n'$(tail -n 30 "$out/$name.stdout")
-    echo failed >"$out/$name.result"
+    echo failed >"$tmp/results/$name"
   else
     report="memcheck: $name: clean ($took)"
-    echo clean >"$out/$name.result"
+    echo clean >"$tmp/results/$name"
   fi
   # One write, so that reports of runs ending together do not interleave.
   printf '%s\n' "$report"
@@ -88,9 +92,6 @@ done
 
 ex=$PWD/target/debug/examples
 data=$PWD/tests/data
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-# The runs below go on at once: each writes files of its own names.
 if [ -z "$filter" ] || [ "$filter" = examples ]; then
   run_vg count_frames-sample 0 "$ex/count_frames"
   run_vg count_frames-mapped 0 "$ex/count_frames" "$data/h264_aac.ts"
@@ -151,7 +152,7 @@ fi
 wait
 ran=0
 failed=0
-for result in "$out"/*.result; do
+for result in "$tmp"/results/*; do
   [ -e "$result" ] || continue
   ran=$((ran + 1))
   [ "$(cat "$result")" = clean ] || failed=$((failed + 1))
