@@ -255,9 +255,7 @@ fn ffmpeg_extract(input: &Path, dir: &Path) -> Vec<u8> {
 }
 
 fn scratch_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir("examples", name)
 }
 
 /// The readable fixtures with H.264 video.

@@ -167,7 +167,7 @@ fn assert_same_packets(
 /// The same remux done by the ffmpeg CLI (`-map 0 -c copy`), as an independent reference
 /// for what the muxer does to timestamps and payloads.
 fn cli_remux(name: &str, format: &str, extra: &[&str]) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let path = common::process_dir("mux").join(name);
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
         .arg(fixture(SOURCE))
@@ -198,8 +198,7 @@ fn check_round_trip(out: &[u8], name: &str, format: &str, cli_flags: &[&str], sa
 /// Writes `bytes` to a temporary file named after `name` and checks that ffprobe reads it
 /// without a single error message. Returns the path.
 fn ffprobe_clean(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = dir.join(name);
+    let path = common::process_dir("mux").join(name);
     std::fs::write(&path, bytes).unwrap();
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-show_packets"])
@@ -702,7 +701,7 @@ fn streams_described_by_hand() {
     quiet();
     // Copy raw Annex B H.264 (extracted by the ffmpeg CLI) into MPEG-TS, which needs no
     // extradata, with codec parameters set by hand.
-    let raw = Path::new(env!("CARGO_TARGET_TMPDIR")).join("by_hand.h264");
+    let raw = common::process_dir("mux").join("by_hand.h264");
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
         .arg(fixture(SOURCE))

@@ -18,8 +18,7 @@ fn probe(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn strict_fails_on_a_cut_file_and_changes_nothing_for_whole_ones() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("probe_flags");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::process_dir("probe_flags");
     let data = fixture_bytes("h264_faststart.mp4");
     let cut = dir.join("half.mp4");
     std::fs::write(&cut, &data[..data.len() / 2]).unwrap();
@@ -105,13 +104,7 @@ fn timeout_stops_a_stalled_upload() {
 
 /// A fresh directory for one --open-dir test.
 fn open_dir_scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("probe_open_dir")
-        .join(std::process::id().to_string())
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir("probe_open_dir", name)
 }
 
 /// probe --open-dir DIR --count PLAYLIST.

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -638,9 +638,7 @@ fn seeking_past_the_end_and_to_odd_places_does_not_crash() {
 // Corrupt input
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("corrupt");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::process_dir("corrupt").join(name)
 }
 
 /// Every fixture truncated at 32 points and with random bytes flipped.

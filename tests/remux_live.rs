@@ -15,12 +15,7 @@ use common::{assert_same_bytes, example, fixture, quiet};
 
 /// A fresh, empty directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("remux_live")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir("remux_live", name)
 }
 
 /// An 8-second 640x360 H.264 + AAC MP4 (about 2.8 MB, a keyframe every second): several

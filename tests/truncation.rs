@@ -225,9 +225,7 @@ struct Cut {
 }
 
 fn scratch_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("truncation");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::process_dir("truncation")
 }
 
 /// Every fixture, cut, with ffprobe's verdict: computed once per test run (both tests

@@ -150,10 +150,11 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
-/// A fresh, empty directory `NAME` for one test, under the target directory in
-/// `GROUP/PID` (the suite may run twice at once, e.g. under memcheck); the first call for
-/// a group removes the directories of processes that are gone.
-pub fn scratch_dir(group: &str, name: &str) -> PathBuf {
+/// This process's own directory under the target directory, `GROUP/PID`, created if need
+/// be: the suite may run twice at once (e.g. `cargo test` during memcheck), and fixed names
+/// would clash. The first call for a group removes the directories of processes that are
+/// gone.
+pub fn process_dir(group: &str) -> PathBuf {
     static CLEANED: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(group);
     {
@@ -175,7 +176,14 @@ pub fn scratch_dir(group: &str, name: &str) -> PathBuf {
             }
         }
     }
-    let dir = root.join(std::process::id().to_string()).join(name);
+    let dir = root.join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A fresh, empty directory `NAME` for one test, in [`process_dir`]`(GROUP)`.
+pub fn scratch_dir(group: &str, name: &str) -> PathBuf {
+    let dir = process_dir(group).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
