@@ -210,16 +210,9 @@ fn strs(args: &[String]) -> Vec<&str> {
 
 /// `ffprobe -show_streams ARGS LIST`: per stream, the fields compared with ffio's.
 fn ffprobe_stream_summary(list: &Path, args: &[&str]) -> Vec<BTreeMap<String, String>> {
-    let mut all = vec!["-v", "error", "-show_streams", "-of", "default"];
+    let mut all = vec!["-show_streams"];
     all.extend_from_slice(args);
-    let out = run_ffprobe(&all, list, ProbeInput::File);
-    assert!(
-        out.success,
-        "ffprobe {args:?} {}: {}",
-        list.display(),
-        out.stderr
-    );
-    sections(&out.stdout, "STREAM")
+    ffprobe_sections(list, &all, "STREAM")
         .into_iter()
         .map(|s| {
             let mut keep: BTreeMap<String, String> = s
@@ -1147,13 +1140,7 @@ fn chapters<R>(demuxer: &Demuxer<R>) -> Vec<(String, String, String, String)> {
 
 /// The same of ffprobe's -show_chapters.
 fn ffprobe_chapters(path: &Path) -> Vec<(String, String, String, String)> {
-    let out = run_ffprobe(
-        &["-v", "error", "-show_chapters", "-of", "default"],
-        path,
-        ProbeInput::File,
-    );
-    assert!(out.success, "{}", out.stderr);
-    sections(&out.stdout, "CHAPTER")
+    ffprobe_sections(path, &["-show_chapters"], "CHAPTER")
         .into_iter()
         .map(|c| {
             (

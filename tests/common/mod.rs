@@ -456,23 +456,9 @@ pub fn ffprobe_packets_with(path: &Path, args: &[&str]) -> Vec<ProbePacket> {
 /// -of default ARGS... PATH`: `stream_index` and one `TAG:key` field per tag. Panics if
 /// ffprobe fails on the file.
 pub fn ffprobe_packet_fields(path: &Path, args: &[&str]) -> Vec<BTreeMap<String, String>> {
-    let mut all = vec![
-        "-v",
-        "error",
-        "-show_entries",
-        "packet=stream_index:packet_tags",
-        "-of",
-        "default",
-    ];
+    let mut all = vec!["-show_entries", "packet=stream_index:packet_tags"];
     all.extend_from_slice(args);
-    let out = run_ffprobe(&all, path, ProbeInput::File);
-    assert!(
-        out.success,
-        "ffprobe {args:?} -show_entries packet_tags failed on {}: {}",
-        path.display(),
-        out.stderr
-    );
-    sections(&out.stdout, "PACKET")
+    ffprobe_sections(path, &all, "PACKET")
 }
 
 fn probe_packets(path: &Path, input: ProbeInput) -> Vec<ProbePacket> {
@@ -537,37 +523,31 @@ fn probe_packets_with(path: &Path, input: ProbeInput, args: &[&str]) -> Vec<Prob
 /// The `[STREAM]` sections of `ffprobe -v error -show_streams -of default PATH`, one map of
 /// `key -> value` per stream, in index order. Panics if ffprobe fails on the file.
 pub fn ffprobe_streams(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let out = run_ffprobe(
-        &["-v", "error", "-show_streams", "-of", "default"],
-        path,
-        ProbeInput::File,
-    );
-    assert!(
-        out.success,
-        "ffprobe -show_streams failed on {}: {}",
-        path.display(),
-        out.stderr
-    );
-    sections(&out.stdout, "STREAM")
+    ffprobe_sections(path, &["-show_streams"], "STREAM")
 }
 
 /// The `[FORMAT]` section of `ffprobe -v error -show_format -of default PATH`. Panics if
 /// ffprobe fails on the file.
 pub fn ffprobe_format(path: &Path) -> BTreeMap<String, String> {
-    let out = run_ffprobe(
-        &["-v", "error", "-show_format", "-of", "default"],
-        path,
-        ProbeInput::File,
-    );
+    let mut found = ffprobe_sections(path, &["-show_format"], "FORMAT");
+    assert_eq!(found.len(), 1, "ffprobe -show_format: {found:?}");
+    found.remove(0)
+}
+
+/// The `[NAME]` sections of `ffprobe -v error ARGS... -of default PATH`, one map of
+/// `key -> value` each (see [`sections`]). Panics if ffprobe fails on the file.
+pub fn ffprobe_sections(path: &Path, args: &[&str], name: &str) -> Vec<BTreeMap<String, String>> {
+    let mut all = vec!["-v", "error"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-of", "default"]);
+    let out = run_ffprobe(&all, path, ProbeInput::File);
     assert!(
         out.success,
-        "ffprobe -show_format failed on {}: {}",
+        "ffprobe {args:?} failed on {}: {}",
         path.display(),
         out.stderr
     );
-    let mut found = sections(&out.stdout, "FORMAT");
-    assert_eq!(found.len(), 1, "ffprobe -show_format: {}", out.stdout);
-    found.remove(0)
+    sections(&out.stdout, name)
 }
 
 /// Parses ffprobe's `default` writer output: the `key=value` lines directly inside each
